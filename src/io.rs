@@ -1,0 +1,188 @@
+//! Byte sources and atomic writes.
+//!
+//! Reads go through read-only memory maps so tensors can be served as views; a map lives as long
+//! as any `Arc` to it (the Python side holds one per array owner). Writes never touch the target
+//! in place: they go to a temp file beside it, are synced, then renamed over it, so a reader that
+//! has the old file mapped keeps valid bytes and a crash never leaves a half-written file.
+
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::ops::Deref;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use memmap2::Mmap;
+
+use crate::error::{Error, Result};
+
+/// An immutable, shareable view of a whole file.
+#[derive(Clone, Debug)]
+pub struct MappedFile {
+    path: Arc<PathBuf>,
+    map: Option<Arc<Mmap>>, // None for an empty file: mmap of length 0 is an error on Linux.
+}
+
+impl MappedFile {
+    /// Maps `path` read-only.
+    pub fn open(path: &Path) -> Result<Self> {
+        let file = File::open(path).map_err(|e| Error::io(path, e))?;
+        let len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+        let map = if len == 0 {
+            None
+        } else {
+            // SAFETY: the map is read-only and we never write through it. Another process could
+            // still truncate the file under us (SIGBUS on access); every writer in this crate
+            // replaces files by rename instead of truncating, and the same caveat holds for every
+            // mmap-based reader (numpy.memmap, safetensors).
+            let map = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
+            Some(Arc::new(map))
+        };
+        Ok(MappedFile { path: Arc::new(path.to_path_buf()), map })
+    }
+
+    /// The file's path, for error messages.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The whole file.
+    pub fn bytes(&self) -> &[u8] {
+        self.map.as_deref().map(|m| &m[..]).unwrap_or(&[])
+    }
+
+    /// The shared map, for zero-copy views that must outlive this handle (`None` if empty).
+    pub fn shared_map(&self) -> Option<&Arc<Mmap>> {
+        self.map.as_ref()
+    }
+
+    /// `len` bytes at `offset`, or a corruption error naming the file if they are not all there.
+    pub fn range(&self, offset: u64, len: u64) -> Result<&[u8]> {
+        let bytes = self.bytes();
+        let start = usize::try_from(offset).ok();
+        let end = start.and_then(|s| usize::try_from(len).ok().and_then(|l| s.checked_add(l)));
+        match (start, end) {
+            (Some(s), Some(e)) if e <= bytes.len() => Ok(&bytes[s..e]),
+            _ => Err(Error::corrupt(format!(
+                "range {offset}+{len} is past the end of the file ({} bytes)",
+                bytes.len()
+            ))
+            .in_file(&self.path)),
+        }
+    }
+}
+
+impl Deref for MappedFile {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        self.bytes()
+    }
+}
+
+/// A file being written: bytes go to `<target>.tmp-<pid>-<n>` and appear at `target` only on
+/// [`AtomicFile::commit`]. Dropping it uncommitted removes the temp file.
+pub struct AtomicFile {
+    target: PathBuf,
+    temp: PathBuf,
+    file: Option<io::BufWriter<File>>,
+}
+
+impl AtomicFile {
+    /// Starts writing `target` (its directory must exist).
+    pub fn create(target: &Path) -> Result<Self> {
+        use std::sync::atomic::{AtomicU64, Ordering};
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let name = target
+            .file_name()
+            .ok_or_else(|| Error::InvalidArgument(format!("not a file path: {}", target.display())))?;
+        let mut temp_name = name.to_os_string();
+        temp_name.push(format!(".tmp-{}-{n}", std::process::id()));
+        let temp = target.with_file_name(temp_name);
+        let file = File::create(&temp).map_err(|e| Error::io(&temp, e))?;
+        Ok(AtomicFile {
+            target: target.to_path_buf(),
+            temp,
+            file: Some(io::BufWriter::with_capacity(1 << 20, file)),
+        })
+    }
+
+    /// The path the file will have once committed.
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
+    /// Flushes, syncs and renames over the target.
+    pub fn commit(mut self) -> Result<()> {
+        let writer = self.file.take().expect("AtomicFile committed twice");
+        let file = writer.into_inner().map_err(|e| Error::io(&self.temp, e.into_error()))?;
+        file.sync_all().map_err(|e| Error::io(&self.temp, e))?;
+        drop(file);
+        fs::rename(&self.temp, &self.target).map_err(|e| Error::io(&self.target, e))?;
+        Ok(())
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.file.as_mut().expect("write after commit").write(buf)
+    }
+    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+        self.file.as_mut().expect("write after commit").write_all(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.as_mut().expect("flush after commit").flush()
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if self.file.take().is_some() {
+            let _ = fs::remove_file(&self.temp);
+        }
+    }
+}
+
+/// Writes `bytes` to `target` atomically.
+pub fn write_atomic(target: &Path, bytes: &[u8]) -> Result<()> {
+    let mut f = AtomicFile::create(target)?;
+    f.write_all(bytes).map_err(|e| Error::io(target, e))?;
+    f.commit()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_and_map() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.bin");
+        write_atomic(&p, b"hello").unwrap();
+        let m = MappedFile::open(&p).unwrap();
+        assert_eq!(m.bytes(), b"hello");
+        assert_eq!(m.range(1, 3).unwrap(), b"ell");
+        assert!(m.range(3, 3).is_err());
+        assert!(m.range(u64::MAX, 1).is_err());
+        // Only the target is left behind.
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn uncommitted_write_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("b.bin");
+        {
+            let mut f = AtomicFile::create(&p).unwrap();
+            f.write_all(b"x").unwrap();
+        }
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn empty_file_maps() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("e");
+        fs::write(&p, b"").unwrap();
+        assert_eq!(MappedFile::open(&p).unwrap().bytes(), b"");
+    }
+}

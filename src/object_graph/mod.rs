@@ -1,0 +1,1 @@
+//! `_CHECKPOINTABLE_OBJECT_GRAPH` and checkpoint keys (placeholder).

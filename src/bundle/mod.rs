@@ -8,3 +8,5 @@
 //! dir/checkpoint           text CheckpointState (latest prefix)
 //! ```
 pub mod table;
+mod slices;
+mod strings;

@@ -7,12 +7,21 @@
 //!          slot_variables: [(original_variable_node_id, slot_name, slot_variable_node_id)] }
 //! key = "/".join(escape(local_name) along the first BFS path) + "/.ATTRIBUTES/" + escape(name)
 //! ```
-//! [`keys`] holds the pure string rules (escaping, keys, key parsing).
+//! * [`keys`]: the pure string rules (escaping, keys, key parsing).
+//! * [`view`]: reading: a validated graph with every node's path ([`ObjectGraphView`]).
+//! * [`build`]: writing: a graph from a list of keys ([`build_object_graph`]).
 
+pub mod build;
 pub mod keys;
+pub mod view;
 
+pub use build::{build_object_graph, build_object_graph_with_names};
 pub use keys::{
     checkpoint_key, escape_local_name, object_path_string, parse_checkpoint_key,
     slot_variable_path, unescape_local_name, KeyOwner, ParsedKey, OBJECT_ATTRIBUTES_NAME,
     OBJECT_GRAPH_PROTO_KEY, OPTIMIZER_SLOTS_NAME, SERIALIZE_TO_TENSORS_NAME, VARIABLE_VALUE_KEY,
 };
+pub use view::{ObjectGraphView, SlotInfo, VariableInfo, MAX_NODES};
+
+#[cfg(test)]
+mod tests;

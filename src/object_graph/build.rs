@@ -196,7 +196,6 @@ fn build<'a>(
         });
         slot_nodes.push(TrackableObject {
             attributes: std::mem::take(&mut s.attributes),
-            has_checkpoint_values: Some(true),
             ..Default::default()
         });
     }
@@ -222,20 +221,48 @@ fn build<'a>(
         });
     }
 
-    // `has_checkpoint_values` as TF's `add_checkpoint_values_check` sets it: true for a node with
-    // attributes, slot variables or a registered saver, and for every ancestor of one. Children
-    // have larger ids in BFS order, so one backward pass suffices.
-    for id in (0..nodes.len()).rev() {
-        let node = &nodes[id];
-        let own = !node.attributes.is_empty()
-            || !node.slot_variables.is_empty()
-            || node.registered_saver.is_some();
-        let below = node
-            .children
-            .iter()
-            .any(|c| nodes[c.node_id as usize].has_checkpoint_values == Some(true));
-        nodes[id].has_checkpoint_values = Some(own || below);
-    }
     nodes.extend(slot_nodes);
-    Ok(TrackableObjectGraph { nodes })
+    let mut graph = TrackableObjectGraph { nodes };
+    fill_has_checkpoint_values(&mut graph);
+    Ok(graph)
+}
+
+/// Sets `has_checkpoint_values` on every node as TF's `add_checkpoint_values_check` does: true
+/// for a node with attributes, slot variables or a registered saver, and for every node from
+/// which one is reachable over `children` (cycles included); false elsewhere. TF's restore skips
+/// subtrees marked false. Out-of-range child ids are ignored.
+pub fn fill_has_checkpoint_values(graph: &mut TrackableObjectGraph) {
+    let n = graph.nodes.len();
+    let mut parents: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (id, node) in graph.nodes.iter().enumerate() {
+        for child in &node.children {
+            if let Some(p) = usize::try_from(child.node_id)
+                .ok()
+                .and_then(|c| parents.get_mut(c))
+            {
+                p.push(id);
+            }
+        }
+    }
+    let mut marked: Vec<bool> = graph
+        .nodes
+        .iter()
+        .map(|node| {
+            !node.attributes.is_empty()
+                || !node.slot_variables.is_empty()
+                || node.registered_saver.is_some()
+        })
+        .collect();
+    let mut stack: Vec<usize> = (0..n).filter(|&i| marked[i]).collect();
+    while let Some(v) = stack.pop() {
+        for &p in &parents[v] {
+            if !marked[p] {
+                marked[p] = true;
+                stack.push(p);
+            }
+        }
+    }
+    for (node, mark) in graph.nodes.iter_mut().zip(marked) {
+        node.has_checkpoint_values = Some(mark);
+    }
 }

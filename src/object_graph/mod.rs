@@ -15,7 +15,7 @@ pub mod build;
 pub mod keys;
 pub mod view;
 
-pub use build::{build_object_graph, build_object_graph_with_names};
+pub use build::{build_object_graph, build_object_graph_with_names, fill_has_checkpoint_values};
 pub use keys::{
     checkpoint_key, escape_local_name, object_path_string, parse_checkpoint_key,
     slot_variable_path, unescape_local_name, KeyOwner, ParsedKey, OBJECT_ATTRIBUTES_NAME,

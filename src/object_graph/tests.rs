@@ -492,3 +492,194 @@ fn deep_chains_are_bounded() {
     let err = ObjectGraphView::new(chain(5000)).unwrap_err();
     assert!(err.to_string().contains("paths are too long"), "{err}");
 }
+
+/// One checkpoint of a `tests/data/tf/*/expected.json`: its tensor keys and its object graph.
+struct Fixture {
+    name: String,
+    keys: Vec<String>,
+    graph: Option<TrackableObjectGraph>,
+}
+
+/// `"...": {` -> the unescaped key (JSON escapes, `\uXXXX` as UTF-16 with surrogate pairs).
+fn json_key(line: &str) -> Option<String> {
+    let body = line.trim().strip_prefix('"')?.strip_suffix("\": {")?;
+    let mut units: Vec<u16> = Vec::new();
+    let mut chars = body.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            let mut buf = [0u16; 2];
+            units.extend_from_slice(c.encode_utf16(&mut buf));
+            continue;
+        }
+        match chars.next() {
+            Some('u') => {
+                let digits: String = chars.by_ref().take(4).collect();
+                units.push(u16::from_str_radix(&digits, 16).unwrap());
+            }
+            Some(e @ ('\\' | '"' | '/')) => units.push(e as u16),
+            other => panic!("unhandled JSON escape \\{other:?} in {line}"),
+        }
+    }
+    Some(String::from_utf16(&units).unwrap())
+}
+
+fn hex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+/// Reads the TF-written fixtures without a JSON library: `expected.json` is indented one space
+/// per level by `json.dump(indent=1)`, so a `"tensors": {` block's keys sit one level deeper.
+fn tf_fixtures() -> Vec<Fixture> {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/tf");
+    let mut dirs: Vec<_> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().path().join("expected.json"))
+        .filter(|p| p.exists())
+        .collect();
+    dirs.sort();
+    let mut out = Vec::new();
+    for path in dirs {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let indent = |l: &str| l.len() - l.trim_start().len();
+        for (i, line) in lines.iter().enumerate() {
+            if line.trim() != "\"tensors\": {" {
+                continue;
+            }
+            let depth = indent(line) + 1;
+            let mut fixture = Fixture {
+                name: format!("{}:{}", path.display(), i + 1),
+                keys: Vec::new(),
+                graph: None,
+            };
+            let mut j = i + 1;
+            while j < lines.len() && indent(lines[j]) >= depth {
+                if indent(lines[j]) == depth {
+                    if let Some(key) = json_key(lines[j]) {
+                        if key == OBJECT_GRAPH_PROTO_KEY {
+                            let strings = (j..lines.len())
+                                .find(|&k| lines[k].trim() == "\"strings\": [")
+                                .unwrap();
+                            let bytes = hex(lines[strings + 1].trim().trim_matches('"'));
+                            fixture.graph =
+                                Some(TrackableObjectGraph::decode(bytes.as_slice()).unwrap());
+                        }
+                        fixture.keys.push(key);
+                    }
+                }
+                j += 1;
+            }
+            out.push(fixture);
+        }
+    }
+    out
+}
+
+#[test]
+fn tf_written_graphs_derive_their_keys() {
+    let fixtures = tf_fixtures();
+    let with_graphs = fixtures.iter().filter(|f| f.graph.is_some()).count();
+    assert!(with_graphs >= 8, "found only {with_graphs} object graphs");
+    for f in fixtures {
+        let Some(graph) = f.graph.clone() else {
+            continue;
+        };
+        let view = ObjectGraphView::new(graph).unwrap_or_else(|e| panic!("{}: {e}", f.name));
+        assert!(
+            view.mismatched_keys().is_empty(),
+            "{}: {:?}",
+            f.name,
+            view.mismatched_keys()
+        );
+        assert_eq!(view.unreachable_nodes(), 0, "{}", f.name);
+        for key in f.keys.iter().filter(|k| k.contains("/.ATTRIBUTES/")) {
+            let v = view
+                .by_key(key)
+                .unwrap_or_else(|| panic!("{}: {key} not found", f.name));
+            assert!(key.starts_with(&v.checkpoint_key), "{}: {key}", f.name);
+            // The key parses back to the path BFS gave the node.
+            let parsed = parse_checkpoint_key(&v.checkpoint_key).unwrap().unwrap();
+            let path = match parsed.owner {
+                KeyOwner::Object(path) => path,
+                KeyOwner::Slot {
+                    variable,
+                    optimizer,
+                    slot_name,
+                } => {
+                    let mut path = variable;
+                    path.push(OPTIMIZER_SLOTS_NAME.into());
+                    path.extend(optimizer);
+                    path.push(slot_name);
+                    path
+                }
+            };
+            assert_eq!(path, v.path, "{}: {key}", f.name);
+            assert_eq!(parsed.attribute, v.attribute, "{}: {key}", f.name);
+        }
+        // TF's has_checkpoint_values rule, recomputed, gives what TF stored.
+        let mut recomputed = f.graph.clone().unwrap();
+        fill_has_checkpoint_values(&mut recomputed);
+        assert_eq!(&recomputed, f.graph.as_ref().unwrap(), "{}", f.name);
+        // Every attribute's key is a bundle key, or a prefix of some (lookup tables).
+        for v in view.variables_ref() {
+            assert!(
+                f.keys.iter().any(|k| k.starts_with(&v.checkpoint_key)),
+                "{}: {} has no tensor",
+                f.name,
+                v.checkpoint_key
+            );
+        }
+    }
+}
+
+#[test]
+fn graphs_built_from_tf_key_lists_resolve_like_tf() {
+    for f in tf_fixtures() {
+        let Some(graph) = f.graph.clone() else {
+            continue;
+        };
+        let real = ObjectGraphView::new(graph).unwrap();
+        let keys: Vec<&str> = f.keys.iter().map(String::as_str).collect();
+        let built = build_object_graph(&keys).unwrap_or_else(|e| panic!("{}: {e}", f.name));
+        let built = ObjectGraphView::new(built).unwrap();
+        assert!(built.mismatched_keys().is_empty(), "{}", f.name);
+        let slots = |v: &ObjectGraphView| {
+            let mut s: Vec<(Vec<String>, Vec<String>, String)> = v
+                .variables_ref()
+                .iter()
+                .filter_map(|x| {
+                    let s = x.slot.as_ref()?;
+                    Some((
+                        v.node_path(s.original_node)?.to_vec(),
+                        v.node_path(s.optimizer_node)?.to_vec(),
+                        s.slot_name.clone(),
+                    ))
+                })
+                .collect();
+            s.sort();
+            s
+        };
+        assert_eq!(slots(&real), slots(&built), "{}", f.name);
+        for key in keys.iter().filter(|k| k.contains("/.ATTRIBUTES/")) {
+            let b = built.by_key(key).unwrap();
+            assert_eq!(b.checkpoint_key, *key);
+            let r = real.by_key(key).unwrap();
+            if r.checkpoint_key == *key {
+                // Same object path, attribute and slot role as in TF's own graph.
+                assert_eq!(
+                    (&b.path, &b.attribute),
+                    (&r.path, &r.attribute),
+                    "{}",
+                    f.name
+                );
+                assert_eq!(b.slot.is_some(), r.slot.is_some(), "{}: {key}", f.name);
+                if b.slot.is_none() {
+                    assert_eq!(built.path_to_key(&b.path, &b.attribute), Some(*key));
+                }
+            }
+        }
+    }
+}

@@ -7,6 +7,7 @@
 //! P.data-00001-of-00002
 //! dir/checkpoint           text CheckpointState (latest prefix)
 //! ```
+pub mod naming;
 pub mod table;
 mod slices;
 mod strings;

@@ -1,0 +1,39 @@
+"""kerasave: read and write Keras and TensorFlow artifacts without TensorFlow, zero-copy.
+
+::
+
+    import kerasave as ks
+
+    with ks.open("model.keras") as store:          # any artifact as a mapping of tensors
+        print(store.format, list(store))
+
+    reader = ks.checkpoint.load_checkpoint("ckpt/")  # tf.train-style checkpoints
+"""
+
+from __future__ import annotations
+
+from kerasave import checkpoint, errors
+from kerasave._core import __version__
+from kerasave.errors import (
+    CorruptFileError,
+    KerasaveError,
+    KerasaveWarning,
+    UnknownObjectError,
+    UnsafeConfigError,
+    UnsupportedFormatError,
+)
+from kerasave.storage import Store, open
+
+__all__ = [
+    "CorruptFileError",
+    "KerasaveError",
+    "KerasaveWarning",
+    "Store",
+    "UnknownObjectError",
+    "UnsafeConfigError",
+    "UnsupportedFormatError",
+    "__version__",
+    "checkpoint",
+    "errors",
+    "open",
+]

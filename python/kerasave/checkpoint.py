@@ -29,6 +29,7 @@ __all__ = [
     "CheckpointReader",
     "ObjectGraph",
     "ObjectNode",
+    "ObjectReference",
     "SlotVariable",
     "checkpoint_key",
     "escape_local_name",
@@ -66,6 +67,19 @@ class Attribute:
 
 
 @dataclasses.dataclass(frozen=True)
+class ObjectReference:
+    """A child edge (``ObjectReference``).
+
+    Attributes:
+        node_id: The child's node id.
+        local_name: The edge name, unescaped (as the parent calls the child).
+    """
+
+    node_id: int
+    local_name: str
+
+
+@dataclasses.dataclass(frozen=True)
 class SlotVariable:
     """An optimizer slot (legacy optimizers): stored on the optimizer's node.
 
@@ -88,16 +102,18 @@ class ObjectNode:
         id: The node id (index in the graph); 0 is the root.
         path: Unescaped local names from the root along the first BFS path, ``()`` for the root,
             None for nodes no child edge reaches (slot variables).
-        children: ``(local_name, node_id)`` edges in stored order.
+        children: Child edges in stored order.
         attributes: The tensors saved for this node.
         slot_variables: Slot variables recorded on this (optimizer) node.
+        registered_saver: ``(saver name, object name)`` for nodes saved by a registered saver.
     """
 
     id: int
     path: Optional[tuple[str, ...]]
-    children: tuple[tuple[str, int], ...] = ()
+    children: tuple[ObjectReference, ...] = ()
     attributes: tuple[Attribute, ...] = ()
     slot_variables: tuple[SlotVariable, ...] = ()
+    registered_saver: Optional[tuple[str, str]] = None
 
     @property
     def path_str(self) -> Optional[str]:
@@ -134,9 +150,15 @@ class ObjectGraph:
                 ObjectNode(
                     id=int(n["id"]),
                     path=None if path is None else tuple(path),
-                    children=tuple((str(c[0]), int(c[1])) for c in n.get("children", ())),
+                    children=tuple(
+                        ObjectReference(local_name=str(c[0]), node_id=int(c[1]))
+                        for c in n.get("children", ())
+                    ),
                     attributes=tuple(Attribute(*a) for a in n.get("attributes", ())),
                     slot_variables=tuple(SlotVariable(*s) for s in n.get("slot_variables", ())),
+                    registered_saver=(
+                        None if n.get("registered_saver") is None else tuple(n["registered_saver"])
+                    ),
                 )
             )
         return cls(nodes=tuple(nodes))
@@ -173,9 +195,9 @@ class ObjectGraph:
     def child(self, node: Union[int, ObjectNode], local_name: str) -> Optional[ObjectNode]:
         """Returns the first child of ``node`` named ``local_name``, or None."""
         parent = self.nodes[node] if isinstance(node, int) else node
-        for name, child_id in parent.children:
-            if name == local_name:
-                return self.nodes[child_id]
+        for ref in parent.children:
+            if ref.local_name == local_name:
+                return self.nodes[ref.node_id]
         return None
 
     def attributes(self) -> Iterator[tuple[ObjectNode, Attribute]]:

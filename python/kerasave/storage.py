@@ -122,6 +122,38 @@ class Store(abc.ABC):
     def metadata(self) -> dict[str, Any]:
         """Producer and version facts that the file records."""
 
+    def dtype_name(self, key: Key) -> str:
+        """Returns a short dtype name for display ("float32", "bfloat16", "string", ...)."""
+        return self.dtype(key).name
+
+    def nbytes(self, key: Key) -> int:
+        """Returns the size of the tensor's elements in bytes (without reading it)."""
+        return int(np.prod(self.shape(key), dtype=np.int64)) * self.dtype(key).itemsize
+
+    def get_many(self, keys: list[Key], copy: bool = False) -> list[np.ndarray]:
+        """Reads several tensors, in the order of ``keys``.
+
+        Args:
+            keys: Native keys.
+            copy: Return private writable copies.
+
+        Returns:
+            The arrays.
+        """
+        return [self.get(key, copy=copy) for key in keys]
+
+    def verify(self) -> None:
+        """Checks every checksum and structural rule the format has.
+
+        The default reads every tensor with verification on; formats with a cheaper or stricter
+        check override it.
+
+        Raises:
+            CorruptFileError: Something does not check out.
+        """
+        for key in self.keys():
+            self.get(key)
+
     def _close(self) -> None:
         """Releases format resources; arrays already handed out stay valid."""
 
@@ -241,8 +273,12 @@ class CheckpointStore(Store):
         return self.reader.dtype(key)
 
     def nbytes(self, key: Key) -> int:
-        """Returns the number of bytes the tensor occupies in the data files."""
+        """Returns the tensor's size in bytes (the stored payload size for strings)."""
         return self.reader.nbytes(key)
+
+    def dtype_name(self, key: Key) -> str:
+        """Returns the TF dtype name ("float32", "bfloat16", "string", ...)."""
+        return self.reader.dtype_name(key)
 
     def verify(self) -> None:
         """Checks every checksum and structural rule of the checkpoint.

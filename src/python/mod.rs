@@ -1,0 +1,31 @@
+//! PyO3 bindings: the module `kerasave._core` (feature `python`).
+//!
+//! Thin by design: every format rule lives in the pure-Rust modules; this layer converts
+//! arguments, releases the GIL (`py.detach`) around every piece of Rust work, turns tensors into
+//! numpy arrays (zero-copy where the bytes allow, see [`array`]) and maps errors onto
+//! `kerasave.errors` ([`errors`]).
+//!
+//! ```text
+//! kerasave._core
+//!   MappedBuffer       owner of one shard's Arc<Mmap>; `.base` of every array viewing that shard
+//!   OwnedBuffer        owner of bytes that had to be copied (assembled slices, byte-swapped)
+//!   CheckpointReader   BundleReader + per-shard MappedBuffer cache
+//!   save_checkpoint, build_object_graph, describe_object_graph, latest_checkpoint,
+//!   resolve_prefix, escape_local_name, unescape_local_name, checkpoint_key
+//! ```
+
+mod array;
+mod checkpoint;
+mod errors;
+
+use pyo3::prelude::*;
+
+/// Rust core of kerasave: TF checkpoint reading and writing, zero-copy numpy arrays.
+#[pymodule]
+#[pyo3(name = "_core")]
+fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    array::register(m)?;
+    checkpoint::register(m)?;
+    Ok(())
+}

@@ -11,6 +11,7 @@ use prost::Message;
 
 /// Root files to compile; their imports are pulled in automatically.
 const FILES: &[&str] = &[
+    // Checkpoint (tensor bundle) closure.
     "tensorflow/core/framework/types.proto",
     "tensorflow/core/framework/tensor_shape.proto",
     "tensorflow/core/framework/tensor_slice.proto",
@@ -18,6 +19,13 @@ const FILES: &[&str] = &[
     "tensorflow/core/protobuf/tensor_bundle.proto",
     "tensorflow/core/protobuf/trackable_object_graph.proto",
     "tensorflow/python/training/checkpoint_state.proto",
+    // DT_VARIANT payloads.
+    "tensorflow/core/framework/tensor.proto",
+    // SavedModel closure.
+    "tensorflow/core/protobuf/saved_model.proto",
+    "tensorflow/core/protobuf/fingerprint.proto",
+    // tf-keras SavedModel metadata (package `third_party.py.tf_keras.protobuf`).
+    "tf_keras/protobuf/saved_metadata.proto",
 ];
 
 fn main() {

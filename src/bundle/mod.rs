@@ -7,7 +7,14 @@
 //! P.data-00001-of-00002
 //! dir/checkpoint           text CheckpointState (latest prefix)
 //! ```
+mod entry;
 pub mod naming;
-pub mod table;
+pub mod reader;
 mod slices;
+pub mod state;
 mod strings;
+pub mod table;
+pub mod writer;
+
+pub use reader::{BundleReader, EntryInfo};
+pub use writer::{write_bundle, WriteOptions};

@@ -116,7 +116,7 @@ pub(crate) fn for_each_run(
     mut f: impl FnMut(u64, u64, u64) -> Result<()>,
 ) -> Result<()> {
     let rank = shape.len();
-    if region.len.iter().any(|&l| l == 0) {
+    if region.len.contains(&0) {
         return Ok(());
     }
     if rank == 0 {
@@ -205,7 +205,7 @@ mod tests {
         let b = resolve(&[(2, 2), (0, 3)], &shape).unwrap();
         let c = resolve(&[(1, 2), (0, -1)], &shape).unwrap();
         assert!(check_cover(&[a.clone(), b.clone()], 12).is_ok());
-        assert!(check_cover(&[a.clone()], 12).is_err());
+        assert!(check_cover(std::slice::from_ref(&a), 12).is_err());
         assert!(check_cover(&[a.clone(), c.clone(), b.clone()], 12).is_err());
         // Same volume, but overlapping: still rejected.
         let d = resolve(&[(2, 1), (0, -1)], &shape).unwrap();

@@ -326,7 +326,8 @@ def _graph_as_plain(g):
     nodes = []
     for n in _get(g, "nodes"):
         nodes.append({
-            "children": [[int(_get(c, "node_id")), str(_get(c, "local_name"))]
+            "children": [[int(c[1]), str(c[0])] if isinstance(c, tuple)   # (local_name, node_id)
+                         else [int(_get(c, "node_id")), str(_get(c, "local_name"))]
                          for c in _get(n, "children")],
             "attributes": [[_get(a, "name"), _get(a, "full_name"), _get(a, "checkpoint_key")]
                            for a in _get(n, "attributes")],
@@ -376,6 +377,30 @@ def test_object_graph_decodes(case, prefix):
             for n in exp["object_graph"]["nodes"]]
     assert len(nodes) == exp["object_graph"]["num_nodes"]
     assert nodes == want
+
+
+@pytest.mark.parametrize("case,prefix", OBJECT_BASED, ids=[f"{c}/{p}" for c, p in OBJECT_BASED])
+def test_object_graph_node_paths(case, prefix):
+    """ObjectNode.path is the first BFS path (unescaped local names); slot nodes have none."""
+    g = ks.checkpoint.load_checkpoint(prefix_path(case, prefix)).object_graph()
+    nodes = _graph_as_plain(g)
+    paths = {0: []}
+    queue = collections.deque([0])
+    while queue:
+        nid = queue.popleft()
+        for cid, local in nodes[nid]["children"]:
+            if cid not in paths:
+                paths[cid] = paths[nid] + [local]
+                queue.append(cid)
+    for node in g.nodes:
+        if node.id in paths:
+            assert node.path == tuple(paths[node.id]), node.id
+            assert node.path_str == "/".join(escape(p) for p in paths[node.id])
+        else:
+            assert node.path is None, node.id
+    # the graph read through ks.open is the same
+    with ks.open(prefix_path(case, prefix)) as store:
+        assert _graph_as_plain(store.object_graph()) == nodes
 
 
 @pytest.mark.parametrize("case,prefix", OBJECT_BASED, ids=[f"{c}/{p}" for c, p in OBJECT_BASED])

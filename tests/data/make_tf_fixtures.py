@@ -50,7 +50,9 @@ print(f"tensorflow {tf.__version__}, tf_keras {tf_keras.__version__}, numpy {np.
 # --------------------------------------------------------------------------------------------
 
 def describe_tensor(arr, tf_dtype):
-    arr = np.asarray(arr)
+    # TF returns a scalar string as plain bytes; np.asarray would make it an "S" array and drop
+    # trailing NUL bytes, so strings always go through object arrays.
+    arr = np.asarray(arr, dtype=object) if tf_dtype == "string" else np.asarray(arr)
     d = {"dtype": "string" if tf_dtype == "string" else arr.dtype.name,
          "tf_dtype": tf_dtype, "shape": list(arr.shape)}
     if tf_dtype == "string":

@@ -886,4 +886,28 @@ mod tests {
             "{e}"
         );
     }
+
+    /// The state files TF wrote for the fixtures print back byte for byte, and name a
+    /// checkpoint that exists.
+    #[test]
+    fn tf_written_state_files_round_trip() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/tf");
+        let Ok(dirs) = fs::read_dir(&root) else {
+            return;
+        };
+        let mut seen = 0;
+        for dir in dirs.flatten().map(|e| e.path()) {
+            let Ok(text) = fs::read_to_string(dir.join(STATE_FILE_NAME)) else {
+                continue;
+            };
+            let state = parse_state(&text).unwrap();
+            assert_eq!(format_state(&state), text, "{}", dir.display());
+            let latest = latest_checkpoint(&dir)
+                .unwrap()
+                .expect("latest checkpoint exists");
+            assert_eq!(resolve_prefix(&dir).unwrap(), latest);
+            seen += 1;
+        }
+        eprintln!("{seen} TF-written state files round-tripped");
+    }
 }

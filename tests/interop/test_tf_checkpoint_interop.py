@@ -279,6 +279,8 @@ def _tree_values():
         "model/text/.ATTRIBUTES/VARIABLE_VALUE": np.array([b"p\x00q", b"\xff"], dtype=object),
         "model/half/.ATTRIBUTES/VARIABLE_VALUE": np.array([1.0, -2.0, 0.5], ml_dtypes.bfloat16),
         "optimizer/iter/.ATTRIBUTES/VARIABLE_VALUE": np.array(7, np.int64),
+        # tf.train.Checkpoint.restore creates save_counter and expects a value for it
+        "save_counter/.ATTRIBUTES/VARIABLE_VALUE": np.array(1, np.int64),
     }
 
 
@@ -302,26 +304,36 @@ def test_auto_object_graph_restores(tmp_path, max_shard_size):
     prefix = ks.checkpoint.save_checkpoint(str(tmp_path / "ckpt"), values,
                                            max_shard_size=max_shard_size)
     model, opt = _module_tree(values)
-    status = tf.train.Checkpoint(model=model, optimizer=opt).restore(prefix)
+    ckpt = tf.train.Checkpoint(model=model, optimizer=opt)
+    status = ckpt.restore(prefix)
     status.assert_consumed()
     for key, var in _tree_variables(model, opt).items():
         assert_tf_tensor_equal(var.numpy(), values[key], key)
-    # the graph TF decodes gives the same keys TF would derive for that tree
+    assert int(ckpt.save_counter.numpy()) == 1
+    # TF saving the same tree derives exactly the keys kerasave was given
     ref = str(tmp_path / "tf_ref" / "ckpt")
-    tf.train.Checkpoint(model=model, optimizer=opt).write(ref)
+    ckpt.write(ref)
     assert set(tf.train.load_checkpoint(ref).get_variable_to_shape_map()) == \
         set(values) | {GRAPH_KEY}
 
 
-def test_auto_object_graph_partial_restore_reports_missing(tmp_path):
-    """Restoring into a tree with an extra variable: assert_consumed passes (everything in the
-    checkpoint was used) but assert_existing_objects_matched fails for the unmatched one."""
+def test_auto_object_graph_partial_restore(tmp_path):
+    """Restoring into a tree without the optimizer: every live object is matched by walking the
+    graph (assert_existing_objects_matched), the unused optimizer values make assert_consumed
+    fail, exactly as with a TF-written checkpoint."""
     values = _tree_values()
     prefix = ks.checkpoint.save_checkpoint(str(tmp_path / "ckpt"), values)
-    model, opt = _module_tree(values)
-    model.extra = tf.Variable(1.0)
-    status = tf.train.Checkpoint(model=model, optimizer=opt).restore(prefix)
-    status.assert_consumed()
+    model, _ = _module_tree(values)
+    status = tf.train.Checkpoint(model=model).restore(prefix)
+    status.assert_existing_objects_matched()
+    with pytest.raises(AssertionError):
+        status.assert_consumed()
+    np.testing.assert_array_equal(model.dense.kernel.numpy(),
+                                  values["model/dense/kernel/.ATTRIBUTES/VARIABLE_VALUE"])
+    # an extra live variable that the checkpoint lacks is reported
+    model2, opt2 = _module_tree(values)
+    model2.extra = tf.Variable(1.0)
+    status = tf.train.Checkpoint(model=model2, optimizer=opt2).restore(prefix)
     with pytest.raises(AssertionError):
         status.assert_existing_objects_matched()
 
@@ -446,7 +458,7 @@ def test_tf_manager_state_file_absolute_paths(tmp_path):
     """TF1 Saver / update_checkpoint_state with absolute paths."""
     v = tf.Variable([1.0, 2.0])
     prefix = tf.train.Checkpoint(v=v).write(str(tmp_path / "sub" / "model-7"))
-    tf.train.update_checkpoint_state(str(tmp_path), prefix, all_model_checkpoint_paths=[prefix])
+    tf.compat.v1.train.update_checkpoint_state(str(tmp_path), prefix, all_model_checkpoint_paths=[prefix])
     assert os.path.normpath(ks.checkpoint.latest_checkpoint(str(tmp_path))) == \
         os.path.normpath(tf.train.latest_checkpoint(str(tmp_path)))
 
@@ -466,7 +478,8 @@ def test_kerasave_checkpoint_found_by_tf_latest_checkpoint(tmp_path):
                     "(save_checkpoint documents: 'No checkpoint state file is written')")
     for i in (1, 2):
         prefix = ks.checkpoint.save_checkpoint(str(tmp_path / f"ckpt-{i}"),
-                                               {object_key("v"): np.array([i], np.float32)})
+                                               {object_key("v"): np.array([i], np.float32),
+                                                object_key("save_counter"): np.array(i, np.int64)})
     writer(str(tmp_path), prefix)
     assert os.path.normpath(tf.train.latest_checkpoint(str(tmp_path))) == os.path.normpath(prefix)
     v = tf.Variable([0.0])
@@ -478,8 +491,9 @@ def test_kerasave_checkpoint_in_tf_written_state(tmp_path):
     """A kerasave checkpoint registered with TF's own update_checkpoint_state is what
     tf.train.latest_checkpoint and ks.checkpoint.latest_checkpoint both return, and TF restores it."""
     prefix = ks.checkpoint.save_checkpoint(str(tmp_path / "ckpt-1"),
-                                           {object_key("v"): np.array([4.0], np.float32)})
-    tf.train.update_checkpoint_state(str(tmp_path), "ckpt-1")
+                                           {object_key("v"): np.array([4.0], np.float32),
+                                            object_key("save_counter"): np.array(1, np.int64)})
+    tf.compat.v1.train.update_checkpoint_state(str(tmp_path), "ckpt-1")
     assert os.path.normpath(tf.train.latest_checkpoint(str(tmp_path))) == os.path.normpath(prefix)
     assert os.path.normpath(ks.checkpoint.latest_checkpoint(str(tmp_path))) == \
         os.path.normpath(prefix)

@@ -349,10 +349,9 @@ pub mod tensor_slice_proto {
 /// Each consumer has "consumer" and "min_producer" versions (specified
 /// elsewhere).  A consumer is allowed to consume this data if
 ///
-///    producer >= min_producer
-///    consumer >= min_consumer
-///    consumer not in bad_consumers
-///
+/// producer >= min_producer
+/// consumer >= min_consumer
+/// consumer not in bad_consumers
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
 pub struct VersionDef {
     /// The version of the code that produced this data.
@@ -436,7 +435,7 @@ pub struct BundleEntryProto {
     #[prost(message, optional, tag = "2")]
     pub shape: ::core::option::Option<TensorShapeProto>,
     /// The binary content of the tensor lies in:
-    ///    File "shard_id": bytes [offset, offset + size).
+    /// File "shard_id": bytes \[offset, offset + size).
     #[prost(int32, tag = "3")]
     pub shard_id: i32,
     #[prost(int64, tag = "4")]
@@ -449,10 +448,10 @@ pub struct BundleEntryProto {
     /// Iff present, this entry represents a partitioned tensor.  The previous
     /// fields are interpreted as follows:
     ///
-    ///    "dtype", "shape": describe the full tensor.
-    ///    "shard_id", "offset", "size", "crc32c": all IGNORED.
-    ///       These information for each slice can be looked up in their own
-    ///       BundleEntryProto, keyed by each "slice_name".
+    /// "dtype", "shape": describe the full tensor.
+    /// "shard_id", "offset", "size", "crc32c": all IGNORED.
+    /// These information for each slice can be looked up in their own
+    /// BundleEntryProto, keyed by each "slice_name".
     #[prost(message, repeated, tag = "7")]
     pub slices: ::prost::alloc::vec::Vec<TensorSliceProto>,
 }
@@ -667,7 +666,7 @@ pub struct TensorProto {
     /// DT_UINT64
     #[prost(uint64, repeated, tag = "17")]
     pub uint64_val: ::prost::alloc::vec::Vec<u64>,
-    /// DT_FLOAT8_*, use variable-sized set of bytes
+    /// DT_FLOAT8\_\*, use variable-sized set of bytes
     /// (i.e. the equivalent of repeated uint8, if such a thing existed).
     #[prost(bytes = "vec", tag = "18")]
     pub float8_val: ::prost::alloc::vec::Vec<u8>,
@@ -824,13 +823,12 @@ pub enum FullTypeId {
     /// templates.
     ///
     /// Examples:
-    ///    TFT_DATASET\[TFT_VAR["T"]\] is a Dataset returning a type indicated by "T".
-    ///    TFT_TENSOR\[TFT_VAR["T"]\] is a Tensor of n element type indicated by "T".
-    ///    TFT_TENSOR\[TFT_VAR["T"]\], TFT_TENSOR\[TFT_VAR["T"]\] are two tensors of
-    ///      identical element types.
-    ///    TFT_TENSOR\[TFT_VAR["P"]\], TFT_TENSOR\[TFT_VAR["Q"]\] are two tensors of
-    ///      independent element types.
-    ///
+    /// TFT_DATASET\[TFT_VAR\["T"\]\] is a Dataset returning a type indicated by "T".
+    /// TFT_TENSOR\[TFT_VAR\["T"\]\] is a Tensor of n element type indicated by "T".
+    /// TFT_TENSOR\[TFT_VAR\["T"\]\], TFT_TENSOR\[TFT_VAR\["T"\]\] are two tensors of
+    /// identical element types.
+    /// TFT_TENSOR\[TFT_VAR\["P"\]\], TFT_TENSOR\[TFT_VAR\["Q"\]\] are two tensors of
+    /// independent element types.
     TftVar = 1,
     /// Wildcard type. Describes a parameter of unknown type. In TensorFlow, that
     /// can mean either a "Top" type (accepts any type), or a dynamically typed
@@ -842,80 +840,82 @@ pub enum FullTypeId {
     /// concrete object of several elements.
     ///
     /// Example:
-    ///    TFT_DATASET\[TFT_PRODUCT[TFT_TENSOR[TFT_INT32\], TFT_TENSOR\[TFT_FLOAT64]\]]
-    ///      is a Dataset producing two tensors, an integer one and a float one.
-    ///
+    /// TFT_DATASET\[TFT_PRODUCT\[TFT_TENSOR\[TFT_INT32\], TFT_TENSOR\[TFT_FLOAT64\]\]\]
+    /// is a Dataset producing two tensors, an integer one and a float one.
     TftProduct = 3,
     /// Represents a named field, with the name stored in the attribute.
     ///
     /// Parametrization:
-    ///    TFT_NAMED\[<type>\]{<name>}
-    ///    * <type> is the type of the field
-    ///    * <name> is the field name, as string (thpugh can theoretically be an int
-    ///      as well)
+    /// TFT_NAMED\[<type>\]{<name>}
+    ///
+    /// * <type> is the type of the field
+    /// * <name> is the field name, as string (thpugh can theoretically be an int
+    ///   as well)
     ///
     /// Example:
-    ///    TFT_RECORD[
-    ///      TFT_NAMED\[TFT_TENSOR[TFT_INT32]\]{'foo'},
-    ///      TFT_NAMED\[TFT_TENSOR[TFT_FLOAT32]\]{'bar'},
-    ///    ]
-    ///      is a structure with two fields, an int tensor "foo" and a float tensor
-    ///      "bar".
+    /// TFT_RECORD\[
+    /// TFT_NAMED\[TFT_TENSOR\[TFT_INT32\]\]{'foo'},
+    /// TFT_NAMED\[TFT_TENSOR\[TFT_FLOAT32\]\]{'bar'},
+    /// \]
+    /// is a structure with two fields, an int tensor "foo" and a float tensor
+    /// "bar".
     TftNamed = 4,
     /// Template definition. Expands the variables by repeating a template as
     /// arguments of container.
     ///
     /// Parametrization:
-    ///    TFT_FOR_EACH\[<container_type>, <template>, <expansions>\]
-    ///    * <container_type> is the type of the container that the template will be
-    ///      expanded into
-    ///    * <template> is any type definition that potentially contains type
-    ///      variables
-    ///    * <expansions> is a TFT_VAR and may include more types in the future
+    /// TFT_FOR_EACH\[\<container_type>, <template>, <expansions>\]
+    ///
+    /// * \<container_type> is the type of the container that the template will be
+    ///   expanded into
+    /// * <template> is any type definition that potentially contains type
+    ///   variables
+    /// * <expansions> is a TFT_VAR and may include more types in the future
     ///
     /// Example:
-    ///    TFT_FOR_EACH[
-    ///          TFT_PRODUCT,
-    ///          TFT_TENSOR\[TFT_VAR["t"]\],
-    ///          TFT_VAR\["t"\]
-    ///      ]
-    ///      will substitute a T = TFT_INT32 to TFT_PRODUCT\[TFT_TENSOR[TFT_INT32]\]
-    ///      and a T = (TFT_INT32, TFT_INT64) to
-    ///      TFT_PRODUCT\[TFT_TENSOR[TFT_INT32\], TFT_TENSOR\[TFT_INT64]\].
+    /// TFT_FOR_EACH\[
+    /// TFT_PRODUCT,
+    /// TFT_TENSOR\[TFT_VAR\["t"\]\],
+    /// TFT_VAR\["t"\]
+    /// \]
+    /// will substitute a T = TFT_INT32 to TFT_PRODUCT\[TFT_TENSOR\[TFT_INT32\]\]
+    /// and a T = (TFT_INT32, TFT_INT64) to
+    /// TFT_PRODUCT\[TFT_TENSOR\[TFT_INT32\], TFT_TENSOR\[TFT_INT64\]\].
     TftForEach = 20,
     /// Callable types describe functions and ops.
     ///
     /// Parametrization:
-    ///    TFT_CALLABLE\[<arg type>, <return type>\]
-    ///    * <arg type> is the type of the arguments; TFT_PRODUCT represents
-    ///    multiple
-    ///      arguments.
-    ///    * <return type> is the return type; TFT_PRODUCT represents multiple
-    ///      return values (that means that callables returning multiple things
-    ///      don't necessarily return a single tuple).
+    /// TFT_CALLABLE\[<arg type>, <return type>\]
+    ///
+    /// * <arg type> is the type of the arguments; TFT_PRODUCT represents
+    ///   multiple
+    ///   arguments.
+    /// * <return type> is the return type; TFT_PRODUCT represents multiple
+    ///   return values (that means that callables returning multiple things
+    ///   don't necessarily return a single tuple).
     ///
     /// Example:
-    ///    TFT_CALLABLE[
-    ///      TFT_ANY,
-    ///      TFT_PRODUCT\[TFT_TENSOR[TFT_INT32\], TFT_TENSOR\[TFT_FLOAT64]\],
-    ///    ]
-    ///      is a callable with unspecified (for now) input arguments, and
-    ///      two return values of type tensor.
-    ///
+    /// TFT_CALLABLE\[
+    /// TFT_ANY,
+    /// TFT_PRODUCT\[TFT_TENSOR\[TFT_INT32\], TFT_TENSOR\[TFT_FLOAT64\]\],
+    /// \]
+    /// is a callable with unspecified (for now) input arguments, and
+    /// two return values of type tensor.
     TftCallable = 100,
     /// The usual Tensor. This is a parametric type.
     ///
     /// Parametrization:
-    ///    TFT_TENSOR\[<element type>, <shape type>\]
-    ///    * <element type> is currently limited to one of the element types
-    ///      defined below.
-    ///    * <shape type> is not yet defined, and may only be TFT_UNKNOWN for now.
+    /// TFT_TENSOR\[<element type>, <shape type>\]
+    ///
+    /// * <element type> is currently limited to one of the element types
+    ///   defined below.
+    /// * <shape type> is not yet defined, and may only be TFT_UNKNOWN for now.
     ///
     /// A TFT_SHAPE type will be defined in the future.
     ///
     /// Example:
-    ///    TFT_TENSOR\[TFT_INT32, TFT_UNKNOWN\]
-    ///      is a Tensor of int32 element type and unknown shape.
+    /// TFT_TENSOR\[TFT_INT32, TFT_UNKNOWN\]
+    /// is a Tensor of int32 element type and unknown shape.
     ///
     /// TODO(mdan): Define TFT_SHAPE and add more examples.
     TftTensor = 1000,
@@ -929,51 +929,55 @@ pub enum FullTypeId {
     /// The element type may be generic or even TFT_ANY for a heterogenous list.
     ///
     /// Parametrization:
-    ///    TFT_ARRAY\[<element type>\]
-    ///    * <element type> may be any concrete type.
+    /// TFT_ARRAY\[<element type>\]
+    ///
+    /// * <element type> may be any concrete type.
     ///
     /// Examples:
-    ///    TFT_ARRAY\[TFT_TENSOR[TFT_INT32]\] is a TensorArray holding int32 Tensors
-    ///      of any shape.
-    ///    TFT_ARRAY\[TFT_TENSOR[TFT_UNKNOWN]\] is a TensorArray holding Tensors of
-    ///      mixed element types.
-    ///    TFT_ARRAY\[TFT_UNKNOWN\] is a TensorArray holding any element type.
-    ///    TFT_ARRAY\[\] is equivalent to TFT_ARRAY\[TFT_UNKNOWN\].
-    ///    TFT_ARRAY\[TFT_ARRAY[]\] is an array or arrays (of unknown types).
+    /// TFT_ARRAY\[TFT_TENSOR\[TFT_INT32\]\] is a TensorArray holding int32 Tensors
+    /// of any shape.
+    /// TFT_ARRAY\[TFT_TENSOR\[TFT_UNKNOWN\]\] is a TensorArray holding Tensors of
+    /// mixed element types.
+    /// TFT_ARRAY\[TFT_UNKNOWN\] is a TensorArray holding any element type.
+    /// TFT_ARRAY\[\] is equivalent to TFT_ARRAY\[TFT_UNKNOWN\].
+    /// TFT_ARRAY\[TFT_ARRAY\[\]\] is an array or arrays (of unknown types).
     TftArray = 1001,
     /// Optional (or tensorflow::OptionalVariant in the variant type registry).
     /// This type represents a value that may either hold an element of a single
     /// specified type, or nothing at all.
     ///
     /// Parametrization:
-    ///    TFT_OPTIONAL\[<element type>\]
-    ///    * <element type> may be any concrete type.
+    /// TFT_OPTIONAL\[<element type>\]
+    ///
+    /// * <element type> may be any concrete type.
     ///
     /// Examples:
-    ///    TFT_OPTIONAL\[TFT_TENSOR[TFT_INT32]\] is an Optional holding an int32
-    ///      Tensor of any shape.
+    /// TFT_OPTIONAL\[TFT_TENSOR\[TFT_INT32\]\] is an Optional holding an int32
+    /// Tensor of any shape.
     TftOptional = 1002,
     /// Literal types describe compile-time constant values.
     /// Literal types may also participate in dependent types.
     ///
     /// Parametrization:
-    ///    TFT_LITERAL\[<value type>\]{<value>}
-    ///    * <value type> may be any concrete type compatible that can hold <value>
-    ///    * <value> is the type's attribute, and holds the actual literal value
+    /// TFT_LITERAL\[<value type>\]{<value>}
+    ///
+    /// * <value type> may be any concrete type compatible that can hold <value>
+    /// * <value> is the type's attribute, and holds the actual literal value
     ///
     /// Examples:
-    ///    TFT_LITERAL\[TFT_INT32\]{1} is the compile-time constant 1.
+    /// TFT_LITERAL\[TFT_INT32\]{1} is the compile-time constant 1.
     TftLiteral = 1003,
     /// Encoding types describe a value of a certain type, encoded as a different
     /// type.
     ///
     /// Parametrization:
-    ///    TFT_ENCODED\[<encoded type>, <encoding type>\]
-    ///    * <encoded type> may be any type
-    ///    * <encoding type> may be any type
+    /// TFT_ENCODED\[<encoded type>, <encoding type>\]
+    ///
+    /// * <encoded type> may be any type
+    /// * <encoding type> may be any type
     ///
     /// Examples:
-    ///    TFT_ENCODING\[TFT_INT32, TFT_STRING\] is an integer encoded as string.
+    /// TFT_ENCODING\[TFT_INT32, TFT_STRING\] is an integer encoded as string.
     TftEncoded = 1004,
     /// The type of "shape tensors" where the runtime value is the shape of
     /// some tensor(s), i.e. the output of tf.shape.
@@ -982,8 +986,8 @@ pub enum FullTypeId {
     /// with no special placement.
     ///
     /// Examples:
-    ///    TFT_SHAPE_TENSOR\[TFT_INT32\] is the most common
-    ///    TFT_SHAPE_TENSOR\[TFT_INT64\] is also allowed
+    /// TFT_SHAPE_TENSOR\[TFT_INT32\] is the most common
+    /// TFT_SHAPE_TENSOR\[TFT_INT64\] is also allowed
     TftShapeTensor = 1005,
     /// The bool element type.
     /// TODO(mdan): Quantized types, legacy representations (e.g. ref)
@@ -1016,30 +1020,30 @@ pub enum FullTypeId {
     /// A datasets can produce logical structures (e.g. multiple elements). This
     /// is expressed using TFT_PRODUCT.
     ///
-    ///
     /// Parametrization: TFT_DATASET\[<element type>\].
-    ///    * <element type> may be a concrete type or a type symbol. It represents
-    ///      the data type of the elements produced by the dataset.
+    ///
+    /// * <element type> may be a concrete type or a type symbol. It represents
+    ///   the data type of the elements produced by the dataset.
     ///
     /// Examples:
-    ///    TFT_DATSET\[TFT_TENSOR[TFT_INT32]\] is a Dataset producing single int32
-    ///      Tensors of unknown shape.
-    ///    TFT_DATSET\[TFT_PRODUCT[TFT_TENSOR[TFT_INT32\], TFT_TENSOR\[TFT_FLOAT32]\] is
-    ///      a Dataset producing pairs of Tensors, one integer and one float.
+    /// TFT_DATSET\[TFT_TENSOR\[TFT_INT32\]\] is a Dataset producing single int32
+    /// Tensors of unknown shape.
+    /// TFT_DATSET\[TFT_PRODUCT\[TFT_TENSOR\[TFT_INT32\], TFT_TENSOR\[TFT_FLOAT32\]\] is
+    /// a Dataset producing pairs of Tensors, one integer and one float.
     /// Note: The high ID number is to prepare for the eventuality that Datasets
     /// will be supported by user types in the future.
     TftDataset = 10102,
     /// A ragged tensor created by tf.ragged ops and APIs.
     ///
-    /// Parametrization: TFT_RAGGED\[<element_type>\].
+    /// Parametrization: TFT_RAGGED\[\<element_type>\].
     TftRagged = 10103,
     /// Iterators created by tf.data ops and APIs. Very similar to Datasets, except
     /// they are mutable.
     ///
-    ///
     /// Parametrization: TFT_ITERATOR\[<element type>\].
-    ///    * <element type> may be a concrete type or a type symbol. It represents
-    ///      the data type of the elements produced by the dataset.
+    ///
+    /// * <element type> may be a concrete type or a type symbol. It represents
+    ///   the data type of the elements produced by the dataset.
     TftIterator = 10104,
     /// A mutex lock tensor, produced by tf.raw_ops.MutexLock.
     /// Unlike strict execution models, where ownership of a lock is denoted by
@@ -1145,7 +1149,7 @@ impl FullTypeId {
 pub struct NodeDef {
     /// The name given to this operator. Used for naming inputs,
     /// logging, visualization, etc.  Unique within a single GraphDef.
-    /// Must match the regexp "[A-Za-z0-9.][A-Za-z0-9_>./]*".
+    /// Must match the regexp "\[A-Za-z0-9.\]\[A-Za-z0-9\_\>./\]\*".
     #[prost(string, tag = "1")]
     pub name: ::prost::alloc::string::String,
     /// The operation name.  There may be custom parameters in attrs.
@@ -1167,11 +1171,12 @@ pub struct NodeDef {
     ///
     /// PARTIAL_SPEC ::= ("/" CONSTRAINT) *
     /// CONSTRAINT ::= ("job:" JOB_NAME)
-    ///               | ("replica:" [1-9][0-9]*)
-    ///               | ("task:" [1-9][0-9]*)
-    ///               | ("device:" \[A-Za-z\]* ":" ([1-9][0-9]* | "*") )
+    /// \| ("replica:" \[1-9\]\[0-9\]*)
+    /// \| ("task:" \[1-9\]\[0-9\]*)
+    /// \| ("device:" \[A-Za-z\]\* ":" (\[1-9\]\[0-9\]\* | "\*") )
     ///
     /// Valid values for this string include:
+    ///
     /// * "/job:worker/replica:0/task:1/device:GPU:3"  (full specification)
     /// * "/job:worker/device:GPU:3"                   (partial specification)
     /// * ""                                    (no specification)
@@ -1188,7 +1193,7 @@ pub struct NodeDef {
     /// NodeDefs easier to interpret on their own.  However, if
     /// an attr with a default is not specified in this list, the
     /// default will be used.
-    /// The "names" (keys) must match the regexp "[a-z][a-z0-9_]+" (and
+    /// The "names" (keys) must match the regexp "\[a-z\]\[a-z0-9\_\]+" (and
     /// one of the names from the corresponding OpDef's attr field).
     /// The values must have a type matching the corresponding OpDef
     /// attr's type field.
@@ -1242,7 +1247,7 @@ pub mod node_def {
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct OpDef {
     /// Op names starting with an underscore are reserved for internal use.
-    /// Names should be CamelCase and match the regexp "[A-Z][a-zA-Z0-9>_]*".
+    /// Names should be CamelCase and match the regexp "\[A-Z\]\[a-zA-Z0-9>\_\]\*".
     #[prost(string, tag = "1")]
     pub name: ::prost::alloc::string::String,
     /// Description of the input(s).
@@ -1315,7 +1320,7 @@ pub mod op_def {
     /// For describing inputs and outputs.
     #[derive(Clone, PartialEq, ::prost::Message)]
     pub struct ArgDef {
-        /// Name for the input/output.  Should match the regexp "[a-z][a-z0-9_]*".
+        /// Name for the input/output.  Should match the regexp "\[a-z\]\[a-z0-9\_\]\*".
         #[prost(string, tag = "1")]
         pub name: ::prost::alloc::string::String,
         /// Human readable description.
@@ -1323,14 +1328,15 @@ pub mod op_def {
         pub description: ::prost::alloc::string::String,
         /// Describes the type of one or more tensors that are accepted/produced
         /// by this input/output arg.  The only legal combinations are:
+        ///
         /// * For a single tensor: either the "type" field is set or the
-        ///    "type_attr" field is set to the name of an attr with type "type".
+        ///   "type_attr" field is set to the name of an attr with type "type".
         /// * For a sequence of tensors with the same type: the "number_attr"
-        ///    field will be set to the name of an attr with type "int", and
-        ///    either the "type" or "type_attr" field will be set as for
-        ///    single tensors.
+        ///   field will be set to the name of an attr with type "int", and
+        ///   either the "type" or "type_attr" field will be set as for
+        ///   single tensors.
         /// * For a sequence of tensors, the "type_list_attr" field will be set
-        ///    to the name of an attr with type "list(type)".
+        ///   to the name of an attr with type "list(type)".
         #[prost(enumeration = "super::DataType", tag = "3")]
         pub r#type: i32,
         /// if specified, attr must have type "type"
@@ -1349,7 +1355,7 @@ pub mod op_def {
             super::resource_handle_proto::DtypeAndShape,
         >,
         /// For inputs: if true, the inputs are required to be refs.
-        ///    By default, inputs can be either refs or non-refs.
+        /// By default, inputs can be either refs or non-refs.
         /// For outputs: if true, outputs are refs, otherwise they are not.
         #[prost(bool, tag = "16")]
         pub is_ref: bool,
@@ -1357,7 +1363,7 @@ pub mod op_def {
         /// The full type specification combines type, type_attr, type_list_attr,
         /// etc. into a unified representation.
         /// This declaration may contain non-concrete types (for example,
-        /// Tensor<TypeVar<'T'>> is a valid type declaration.
+        /// Tensor\<TypeVar\<'T'>> is a valid type declaration.
         ///
         /// Note: this is a transient field. The long-term aim is to represent the
         /// entire OpDef as a single type: a callable. In that context, this field is
@@ -1372,7 +1378,7 @@ pub mod op_def {
     pub struct AttrDef {
         /// A descriptive name for the argument.  May be used, e.g. by the
         /// Python client, as a keyword argument name, and so should match
-        /// the regexp "[a-z][a-z0-9_]+".
+        /// the regexp "\[a-z\]\[a-z0-9\_\]+".
         #[prost(string, tag = "1")]
         pub name: ::prost::alloc::string::String,
         /// One of the type names from attr_value.proto ("string", "list(string)",
@@ -1386,7 +1392,7 @@ pub mod op_def {
         /// Human-readable description.
         #[prost(string, tag = "4")]
         pub description: ::prost::alloc::string::String,
-        /// For type == "int", this is a minimum value.  For "list(___)"
+        /// For type == "int", this is a minimum value.  For "list(\_\_\_)"
         /// types, this is the minimum length.
         #[prost(bool, tag = "5")]
         pub has_minimum: bool,
@@ -1433,7 +1439,8 @@ pub struct FunctionDefLibrary {
 /// have binding for every attr defined in the signature.
 ///
 /// TODO(zhifengc):
-///    * device spec, etc.
+///
+/// * device spec, etc.
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct FunctionDef {
     /// The definition of the function's name, arguments, return values,
@@ -1455,8 +1462,8 @@ pub struct FunctionDef {
     /// If this field is empty, none of the arguments could alias; otherwise, every
     /// resource argument should have an entry in this field.
     ///
-    /// When instantiated, the unique IDs will be attached to the _Arg nodes'
-    /// "_resource_arg_unique_id" attribute.
+    /// When instantiated, the unique IDs will be attached to the \_Arg nodes'
+    /// "\_resource_arg_unique_id" attribute.
     #[prost(btree_map = "uint32, uint32", tag = "8")]
     pub resource_arg_unique_id: ::prost::alloc::collections::BTreeMap<u32, u32>,
     /// By convention, "op" in node_def is resolved by consulting with a
@@ -1482,7 +1489,7 @@ pub struct FunctionDef {
 /// Nested message and enum types in `FunctionDef`.
 pub mod function_def {
     /// Attributes for function arguments. These attributes are the same set of
-    /// valid attributes as to _Arg nodes.
+    /// valid attributes as to \_Arg nodes.
     #[derive(Clone, PartialEq, ::prost::Message)]
     pub struct ArgAttrs {
         #[prost(btree_map = "string, message", tag = "1")]
@@ -1503,10 +1510,10 @@ pub mod function_def {
 /// function taking N + M inputs and produces N outputs.
 ///
 /// I.e. if we have
-///     (y1, y2, ..., y_M) = f(x1, x2, ..., x_N),
+/// (y1, y2, ..., y_M) = f(x1, x2, ..., x_N),
 /// then, g is
-///     (dL/dx1, dL/dx2, ..., dL/dx_N) = g(x1, x2, ..., x_N,
-///                                       dL/dy1, dL/dy2, ..., dL/dy_M),
+/// (dL/dx1, dL/dx2, ..., dL/dx_N) = g(x1, x2, ..., x_N,
+/// dL/dy1, dL/dy2, ..., dL/dy_M),
 /// where L is a scalar-value function of (x1, x2, ..., xN) (e.g., the
 /// loss function). dL/dx_i is the partial derivative of L with respect
 /// to x_i.
@@ -1560,7 +1567,7 @@ pub struct GraphDebugInfo {
     ///
     /// The map key is a mangling of the containing function and op name with
     /// syntax:
-    ///    op.name '@' func_name
+    /// op.name '@' func_name
     /// For ops in the top-level graph, the func_name is the empty string and hence
     /// the `@` may be ommitted.
     /// Note that op names are restricted to a small number of characters which
@@ -1625,29 +1632,29 @@ pub struct GraphDef {
     /// "library" provides user-defined functions.
     ///
     /// Naming:
-    ///    * library.function.name are in a flat namespace.
-    ///      NOTE: We may need to change it to be hierarchical to support
-    ///      different orgs. E.g.,
-    ///      { "/google/nn", { ... }},
-    ///      { "/google/vision", { ... }}
-    ///      { "/org_foo/module_bar", { ... }}
-    ///      map<string, FunctionDefLib> named_lib;
-    ///    * If node\[i\].op is the name of one function in "library",
-    ///      node\[i\] is deemed as a function call. Otherwise, node\[i\].op
-    ///      must be a primitive operation supported by the runtime.
     ///
+    /// * library.function.name are in a flat namespace.
+    ///   NOTE: We may need to change it to be hierarchical to support
+    ///   different orgs. E.g.,
+    ///   { "/google/nn", { ... }},
+    ///   { "/google/vision", { ... }}
+    ///   { "/org_foo/module_bar", { ... }}
+    ///   map\<string, FunctionDefLib> named_lib;
+    /// * If node\[i\].op is the name of one function in "library",
+    ///   node\[i\] is deemed as a function call. Otherwise, node\[i\].op
+    ///   must be a primitive operation supported by the runtime.
     ///
     /// Function call semantics:
     ///
-    ///    * The callee may start execution as soon as some of its inputs
-    ///      are ready. The caller may want to use Tuple() mechanism to
-    ///      ensure all inputs are ready in the same time.
+    /// * The callee may start execution as soon as some of its inputs
+    ///   are ready. The caller may want to use Tuple() mechanism to
+    ///   ensure all inputs are ready in the same time.
     ///
-    ///    * The consumer of return values may start executing as soon as
-    ///      the return values the consumer depends on are ready.  The
-    ///      consumer may want to use Tuple() mechanism to ensure the
-    ///      consumer does not start until all return values of the callee
-    ///      function are ready.
+    /// * The consumer of return values may start executing as soon as
+    ///   the return values the consumer depends on are ready.  The
+    ///   consumer may want to use Tuple() mechanism to ensure the
+    ///   consumer does not start until all return values of the callee
+    ///   function are ready.
     #[prost(message, optional, tag = "2")]
     pub library: ::core::option::Option<FunctionDefLibrary>,
     /// Stack traces for the nodes in this graph.
@@ -1798,8 +1805,7 @@ impl VariableAggregation {
 /// user-specified arguments `\[{"a": tf.constant(1.)}, {"q": tf.constant(3.)}\]`
 /// after load to the right saved TensorFlow function, we need to represent the
 /// nested structure and the strings, recording that we have a trace for anything
-/// matching `\[{"a": tf.TensorSpec(None, tf.float32)}, {"q": tf.TensorSpec([\],
-/// tf.float64)}]` as an example.
+/// matching `\[{"a": tf.TensorSpec(None, tf.float32)}, {"q": tf.TensorSpec([\],  tf.float64)}]` as an example.
 ///
 /// Likewise functions may return nested structures of Tensors, for example
 /// returning a dictionary mapping from strings to Tensors. In order for the
@@ -1948,17 +1954,18 @@ pub struct BoundedTensorSpecProto {
 pub struct TypeSpecProto {
     #[prost(enumeration = "type_spec_proto::TypeSpecClass", tag = "1")]
     pub type_spec_class: i32,
-    /// The value returned by TypeSpec._serialize().
+    /// The value returned by TypeSpec.\_serialize().
     #[prost(message, optional, boxed, tag = "2")]
     pub type_state: ::core::option::Option<::prost::alloc::boxed::Box<StructuredValue>>,
     /// The name of the TypeSpec class.
-    ///   * If type_spec_class == REGISTERED_TYPE_SPEC, the TypeSpec class is
-    ///     the one registered under this name. For types registered outside
-    ///     core TensorFlow by an add-on library, that library must be loaded
-    ///     before this value can be deserialized by nested_structure_coder.
-    ///   * If type_spec_class specifies a particular TypeSpec class, this field is
-    ///     redundant with the type_spec_class enum, and is only used for error
-    ///     reporting in older binaries that do not know the tupe_spec_class enum.
+    ///
+    /// * If type_spec_class == REGISTERED_TYPE_SPEC, the TypeSpec class is
+    ///   the one registered under this name. For types registered outside
+    ///   core TensorFlow by an add-on library, that library must be loaded
+    ///   before this value can be deserialized by nested_structure_coder.
+    /// * If type_spec_class specifies a particular TypeSpec class, this field is
+    ///   redundant with the type_spec_class enum, and is only used for error
+    ///   reporting in older binaries that do not know the tupe_spec_class enum.
     #[prost(string, tag = "3")]
     pub type_spec_class_name: ::prost::alloc::string::String,
     /// The number of flat tensor components required by this TypeSpec.
@@ -2106,7 +2113,7 @@ pub struct SavedObject {
     #[prost(string, tag = "13")]
     pub registered_name: ::prost::alloc::string::String,
     /// The user-generated proto storing metadata for this object, to be passed to
-    /// the registered classes's _deserialize_from_proto method when this object is
+    /// the registered classes's \_deserialize_from_proto method when this object is
     /// loaded from the SavedModel.
     #[prost(message, optional, tag = "14")]
     pub serialized_user_proto: ::core::option::Option<::prost_types::Any>,
@@ -2432,12 +2439,12 @@ pub mod saver_def {
 /// objects necessary for running computation in a graph when crossing the
 /// process boundary. It can be used for long term storage of graphs,
 /// cross-language execution of graphs, etc.
-///    MetaInfoDef
-///    GraphDef
-///    SaverDef
-///    CollectionDef
-///    TensorInfo
-///    SignatureDef
+/// MetaInfoDef
+/// GraphDef
+/// SaverDef
+/// CollectionDef
+/// TensorInfo
+/// SignatureDef
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct MetaGraphDef {
     #[prost(message, optional, tag = "1")]
@@ -2495,12 +2502,12 @@ pub mod meta_graph_def {
         /// specific use-case or runtime environment.
         #[prost(string, repeated, tag = "4")]
         pub tags: ::prost::alloc::vec::Vec<::prost::alloc::string::String>,
-        /// The __version__ string of the tensorflow build used to write this graph.
+        /// The **version** string of the tensorflow build used to write this graph.
         /// This will be populated by the framework, which will overwrite any user
         /// supplied value.
         #[prost(string, tag = "5")]
         pub tensorflow_version: ::prost::alloc::string::String,
-        /// The __git_version__ string of the tensorflow build used to write this
+        /// The **git_version** string of the tensorflow build used to write this
         /// graph. This will be populated by the framework, which will overwrite any
         /// user supplied value.
         #[prost(string, tag = "6")]
@@ -2519,66 +2526,72 @@ pub mod meta_graph_def {
 }
 /// CollectionDef should cover most collections.
 /// To add a user-defined collection, do one of the following:
+///
 /// 1. For simple data types, such as string, int, float:
-///       tf.add_to_collection("your_collection_name", your_simple_value)
-///     strings will be stored as bytes_list.
+///    tf.add_to_collection("your_collection_name", your_simple_value)
+///    strings will be stored as bytes_list.
 ///
-/// 2. For Protobuf types, there are three ways to add them:
-///     1) tf.add_to_collection("your_collection_name",
-///          your_proto.SerializeToString())
+/// 1. For Protobuf types, there are three ways to add them:
 ///
-///        collection_def {
-///          key: "user_defined_bytes_collection"
+///    1. tf.add_to_collection("your_collection_name",
+///       your_proto.SerializeToString())
+///
+///       collection_def {
+///       key: "user_defined_bytes_collection"
+///       value {
+///       bytes_list {
+///       value: "queue_name: "test_queue"\n"
+///       }
+///       }
+///       }
+///
+/// or
+///
+/// ```text
+/// 2) tf.add_to_collection("your_collection_name", str(your_proto))
+///
+///    collection_def {
+///      key: "user_defined_string_collection"
+///      value {
+///       bytes_list {
+///          value: "\n\ntest_queue"
+///        }
+///      }
+///    }
+/// ```
+///
+/// or
+///
+/// ```text
+/// 3) any_buf = any_pb2.Any()
+///    tf.add_to_collection("your_collection_name",
+///      any_buf.Pack(your_proto))
+///
+///    collection_def {
+///      key: "user_defined_any_collection"
+///      value {
+///        any_list {
 ///          value {
-///            bytes_list {
-///              value: "queue_name: \"test_queue\"\n"
-///            }
+///            type_url: "type.googleapis.com/tensorflow.QueueRunnerDef"
+///            value: "\n\ntest_queue"
 ///          }
 ///        }
-///
-///   or
-///
-///     2) tf.add_to_collection("your_collection_name", str(your_proto))
-///
-///        collection_def {
-///          key: "user_defined_string_collection"
-///          value {
-///           bytes_list {
-///              value: "\n\ntest_queue"
-///            }
-///          }
-///        }
-///
-///   or
-///
-///     3) any_buf = any_pb2.Any()
-///        tf.add_to_collection("your_collection_name",
-///          any_buf.Pack(your_proto))
-///
-///        collection_def {
-///          key: "user_defined_any_collection"
-///          value {
-///            any_list {
-///              value {
-///                type_url: "type.googleapis.com/tensorflow.QueueRunnerDef"
-///                value: "\n\ntest_queue"
-///              }
-///            }
-///          }
-///        }
+///      }
+///    }
+/// ```
 ///
 /// 3. For Python objects, implement to_proto() and from_proto(), and register
-///     them in the following manner:
-///     ops.register_proto_function("your_collection_name",
-///                                 proto_type,
-///                                 to_proto=YourPythonObject.to_proto,
-///                                 from_proto=YourPythonObject.from_proto)
-///     These functions will be invoked to serialize and de-serialize the
-///     collection. For example,
-///     ops.register_proto_function(ops.GraphKeys.GLOBAL_VARIABLES,
-///                                 proto_type=variable_pb2.VariableDef,
-///                                 to_proto=Variable.to_proto,
-///                                 from_proto=Variable.from_proto)
+///    them in the following manner:
+///    ops.register_proto_function("your_collection_name",
+///    proto_type,
+///    to_proto=YourPythonObject.to_proto,
+///    from_proto=YourPythonObject.from_proto)
+///    These functions will be invoked to serialize and de-serialize the
+///    collection. For example,
+///    ops.register_proto_function(ops.GraphKeys.GLOBAL_VARIABLES,
+///    proto_type=variable_pb2.VariableDef,
+///    to_proto=Variable.to_proto,
+///    from_proto=Variable.from_proto)
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct CollectionDef {
     #[prost(oneof = "collection_def::Kind", tags = "1, 2, 3, 4, 5")]
@@ -2588,14 +2601,14 @@ pub struct CollectionDef {
 pub mod collection_def {
     /// NodeList is used for collecting nodes in graph. For example
     /// collection_def {
-    ///    key: "summaries"
-    ///    value {
-    ///      node_list {
-    ///        value: "input_producer/ScalarSummary:0"
-    ///        value: "shuffle_batch/ScalarSummary:0"
-    ///        value: "ImageSummary:0"
-    ///      }
-    ///    }
+    /// key: "summaries"
+    /// value {
+    /// node_list {
+    /// value: "input_producer/ScalarSummary:0"
+    /// value: "shuffle_batch/ScalarSummary:0"
+    /// value: "ImageSummary:0"
+    /// }
+    /// }
     #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
     pub struct NodeList {
         #[prost(string, repeated, tag = "1")]
@@ -2604,15 +2617,15 @@ pub mod collection_def {
     /// BytesList is used for collecting strings and serialized protobufs. For
     /// example:
     /// collection_def {
-    ///    key: "trainable_variables"
-    ///    value {
-    ///      bytes_list {
-    ///        value: "\n\017conv1/weights:0\022\024conv1/weights/Assign
-    ///               \032\024conv1/weights/read:0"
-    ///        value: "\n\016conv1/biases:0\022\023conv1/biases/Assign\032
-    ///               \023conv1/biases/read:0"
-    ///      }
-    ///    }
+    /// key: "trainable_variables"
+    /// value {
+    /// bytes_list {
+    /// value: "\n\017conv1/weights:0\022\024conv1/weights/Assign
+    /// \\032\024conv1/weights/read:0"
+    /// value: "\n\016conv1/biases:0\022\023conv1/biases/Assign\032
+    /// \\023conv1/biases/read:0"
+    /// }
+    /// }
     /// }
     #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
     pub struct BytesList {
@@ -2720,50 +2733,50 @@ pub mod tensor_info {
 /// differ, demonstrating how different outputs can exist for the same method.
 ///
 /// signature_def {
-///    key: "loss_A"
-///    value {
-///      inputs {
-///        key: "input"
-///        value {
-///          name: "input:0"
-///          dtype: DT_STRING
-///          tensor_shape: ...
-///        }
-///      }
-///      outputs {
-///        key: "loss_output"
-///        value {
-///          name: "loss_output_A:0"
-///          dtype: DT_FLOAT
-///          tensor_shape: ...
-///        }
-///      }
-///      method_name: "some/package/compute_loss"
-///    }
-///    ...
+/// key: "loss_A"
+/// value {
+/// inputs {
+/// key: "input"
+/// value {
+/// name: "input:0"
+/// dtype: DT_STRING
+/// tensor_shape: ...
+/// }
+/// }
+/// outputs {
+/// key: "loss_output"
+/// value {
+/// name: "loss_output_A:0"
+/// dtype: DT_FLOAT
+/// tensor_shape: ...
+/// }
+/// }
+/// method_name: "some/package/compute_loss"
+/// }
+/// ...
 /// }
 /// signature_def {
-///    key: "loss_B"
-///    value {
-///      inputs {
-///        key: "input"
-///        value {
-///          name: "input:0"
-///          dtype: DT_STRING
-///          tensor_shape: ...
-///        }
-///      }
-///      outputs {
-///        key: "loss_output"
-///        value {
-///          name: "loss_output_B:0"
-///          dtype: DT_FLOAT
-///          tensor_shape: ...
-///        }
-///      }
-///      method_name: "some/package/compute_loss"
-///    }
-///    ...
+/// key: "loss_B"
+/// value {
+/// inputs {
+/// key: "input"
+/// value {
+/// name: "input:0"
+/// dtype: DT_STRING
+/// tensor_shape: ...
+/// }
+/// }
+/// outputs {
+/// key: "loss_output"
+/// value {
+/// name: "loss_output_B:0"
+/// dtype: DT_FLOAT
+/// tensor_shape: ...
+/// }
+/// }
+/// method_name: "some/package/compute_loss"
+/// }
+/// ...
 /// }
 #[derive(Clone, PartialEq, ::prost::Message)]
 pub struct SignatureDef {

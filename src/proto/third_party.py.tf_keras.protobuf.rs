@@ -8,9 +8,9 @@
 /// Each consumer has "consumer" and "min_producer" versions (specified
 /// elsewhere).  A consumer is allowed to consume this data if
 ///
-///    producer >= min_producer
-///    consumer >= min_consumer
-///    consumer not in bad_consumers
+/// producer >= min_producer
+/// consumer >= min_consumer
+/// consumer not in bad_consumers
 ///
 /// LINT.IfChange
 #[derive(Clone, PartialEq, Eq, Hash, ::prost::Message)]
@@ -43,9 +43,9 @@ pub struct SavedObject {
     pub node_path: ::prost::alloc::string::String,
     /// Identifier to determine loading function.
     /// Currently supported identifiers:
-    ///    _tf_keras_layer, _tf_keras_input_layer, _tf_keras_rnn_layer,
-    ///    _tf_keras_metric, _tf_keras_network, _tf_keras_model,
-    ///    _tf_keras_sequential
+    /// \_tf_keras_layer, \_tf_keras_input_layer, \_tf_keras_rnn_layer,
+    /// \_tf_keras_metric, \_tf_keras_network, \_tf_keras_model,
+    /// \_tf_keras_sequential
     #[prost(string, tag = "4")]
     pub identifier: ::prost::alloc::string::String,
     /// Metadata containing a JSON-serialized object with the non-TensorFlow

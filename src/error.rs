@@ -53,17 +53,26 @@ pub enum Error {
 impl Error {
     /// A corruption with no file attached yet (the caller adds it with [`Error::in_file`]).
     pub fn corrupt(detail: impl Into<String>) -> Self {
-        Error::Corrupt { at: Location::default(), detail: detail.into() }
+        Error::Corrupt {
+            at: Location::default(),
+            detail: detail.into(),
+        }
     }
 
     /// An unsupported feature with no file attached yet.
     pub fn unsupported(detail: impl Into<String>) -> Self {
-        Error::Unsupported { at: Location::default(), detail: detail.into() }
+        Error::Unsupported {
+            at: Location::default(),
+            detail: detail.into(),
+        }
     }
 
     /// An I/O error on `path`.
     pub fn io(path: impl Into<PathBuf>, source: io::Error) -> Self {
-        Error::Io { path: path.into(), source }
+        Error::Io {
+            path: path.into(),
+            source,
+        }
     }
 
     /// Attaches the file, unless one is already named.
@@ -84,9 +93,9 @@ impl Error {
 
     fn location_mut(&mut self) -> Option<&mut Location> {
         match self {
-            Error::Corrupt { at, .. } | Error::Unsupported { at, .. } | Error::KeyNotFound { at } => {
-                Some(at)
-            }
+            Error::Corrupt { at, .. }
+            | Error::Unsupported { at, .. }
+            | Error::KeyNotFound { at } => Some(at),
             Error::Io { .. } | Error::InvalidArgument(_) => None,
         }
     }
@@ -122,7 +131,9 @@ mod tests {
 
     #[test]
     fn message_names_file_and_key() {
-        let e = Error::corrupt("bad magic").for_key(b"w").in_file(Path::new("/x/ckpt.index"));
+        let e = Error::corrupt("bad magic")
+            .for_key(b"w")
+            .in_file(Path::new("/x/ckpt.index"));
         assert_eq!(e.to_string(), "/x/ckpt.index: key \"w\": bad magic");
     }
 

@@ -37,7 +37,10 @@ impl MappedFile {
             let map = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
             Some(Arc::new(map))
         };
-        Ok(MappedFile { path: Arc::new(path.to_path_buf()), map })
+        Ok(MappedFile {
+            path: Arc::new(path.to_path_buf()),
+            map,
+        })
     }
 
     /// The file's path, for error messages.
@@ -92,9 +95,9 @@ impl AtomicFile {
         use std::sync::atomic::{AtomicU64, Ordering};
         static COUNTER: AtomicU64 = AtomicU64::new(0);
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let name = target
-            .file_name()
-            .ok_or_else(|| Error::InvalidArgument(format!("not a file path: {}", target.display())))?;
+        let name = target.file_name().ok_or_else(|| {
+            Error::InvalidArgument(format!("not a file path: {}", target.display()))
+        })?;
         let mut temp_name = name.to_os_string();
         temp_name.push(format!(".tmp-{}-{n}", std::process::id()));
         let temp = target.with_file_name(temp_name);
@@ -114,7 +117,9 @@ impl AtomicFile {
     /// Flushes, syncs and renames over the target.
     pub fn commit(mut self) -> Result<()> {
         let writer = self.file.take().expect("AtomicFile committed twice");
-        let file = writer.into_inner().map_err(|e| Error::io(&self.temp, e.into_error()))?;
+        let file = writer
+            .into_inner()
+            .map_err(|e| Error::io(&self.temp, e.into_error()))?;
         file.sync_all().map_err(|e| Error::io(&self.temp, e))?;
         drop(file);
         fs::rename(&self.temp, &self.target).map_err(|e| Error::io(&self.target, e))?;
@@ -127,7 +132,10 @@ impl Write for AtomicFile {
         self.file.as_mut().expect("write after commit").write(buf)
     }
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        self.file.as_mut().expect("write after commit").write_all(buf)
+        self.file
+            .as_mut()
+            .expect("write after commit")
+            .write_all(buf)
     }
     fn flush(&mut self) -> io::Result<()> {
         self.file.as_mut().expect("flush after commit").flush()

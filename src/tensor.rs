@@ -15,7 +15,11 @@ use crate::error::{Error, Result};
 #[derive(Clone, Debug)]
 pub enum TensorData {
     /// Little-endian fixed-size elements at `map[offset..offset + len]`, not necessarily aligned.
-    Mapped { map: Arc<Mmap>, offset: usize, len: usize },
+    Mapped {
+        map: Arc<Mmap>,
+        offset: usize,
+        len: usize,
+    },
     /// Little-endian fixed-size elements that had to be copied (slices assembled, byte-swapped).
     Owned(Vec<u8>),
     /// DT_STRING: one byte string per element, row-major.
@@ -79,11 +83,14 @@ pub const MAX_ELEMENTS: u64 = 1 << 40;
 pub fn checked_num_elements(shape: &[i64]) -> Result<u64> {
     let mut n: u64 = 1;
     for &d in shape {
-        let d = u64::try_from(d).map_err(|_| Error::corrupt(format!("negative dimension {d} in shape {shape:?}")))?;
+        let d = u64::try_from(d)
+            .map_err(|_| Error::corrupt(format!("negative dimension {d} in shape {shape:?}")))?;
         n = n
             .checked_mul(d)
             .filter(|&n| n <= MAX_ELEMENTS)
-            .ok_or_else(|| Error::corrupt(format!("shape {shape:?} has more than 2^40 elements")))?;
+            .ok_or_else(|| {
+                Error::corrupt(format!("shape {shape:?} has more than 2^40 elements"))
+            })?;
     }
     Ok(n)
 }
@@ -93,9 +100,11 @@ pub fn checked_byte_size(dtype: DType, num_elements: u64) -> Result<u64> {
     let item = dtype
         .item_size()
         .ok_or_else(|| Error::InvalidArgument(format!("{dtype} has no fixed element size")))?;
-    num_elements
-        .checked_mul(item as u64)
-        .ok_or_else(|| Error::corrupt(format!("{num_elements} elements of {dtype} overflow 64 bits")))
+    num_elements.checked_mul(item as u64).ok_or_else(|| {
+        Error::corrupt(format!(
+            "{num_elements} elements of {dtype} overflow 64 bits"
+        ))
+    })
 }
 
 impl<'a> TensorRef<'a> {

@@ -13,7 +13,7 @@ use crate::proto::tensorflow::{
     tensor_slice_proto::extent::HasLengthHack, tensor_slice_proto::Extent, BundleEntryProto,
     BundleHeaderProto, TensorShapeProto, TensorSliceProto, VersionDef,
 };
-use crate::tensor::{checked_byte_size, checked_num_elements};
+use crate::tensor::MAX_ELEMENTS;
 
 use super::strings::{min_string_size, min_variant_size};
 
@@ -21,9 +21,6 @@ use super::strings::{min_string_size, min_variant_size};
 pub(crate) const BUNDLE_VERSION: i32 = 1;
 /// `kTensorBundleMinProducer`.
 const MIN_PRODUCER: i32 = 0;
-/// More shards than this is not a real checkpoint (TF's largest sharded saves have a few hundred)
-/// and would make us allocate per-shard state sized by a corrupt header.
-pub(crate) const MAX_SHARDS: u32 = 100_000;
 
 /// What the reader needs from the header.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -37,8 +34,9 @@ pub(crate) fn parse_header(bytes: &[u8]) -> Result<Header> {
     let h = BundleHeaderProto::decode(bytes)
         .map_err(|e| Error::corrupt(format!("bad bundle header: {e}")))?;
     let v = h.version.unwrap_or_default();
+    // No writer ever produced a negative version: that is damage, not a newer format.
     if v.producer < MIN_PRODUCER {
-        return Err(Error::unsupported(format!(
+        return Err(Error::corrupt(format!(
             "Checkpoint producer version {} below min producer {MIN_PRODUCER} supported by this reader",
             v.producer
         )));
@@ -51,12 +49,14 @@ pub(crate) fn parse_header(bytes: &[u8]) -> Result<Header> {
     }
     if v.bad_consumers.contains(&BUNDLE_VERSION) {
         return Err(Error::unsupported(format!(
-            "Checkpoint disallows consumer version {BUNDLE_VERSION}"
+            "Checkpoint disallows consumer version {BUNDLE_VERSION} (a bad consumer per its header)"
         )));
     }
+    // Any positive count is accepted: the reader keeps state only for shards that entries use,
+    // so a huge count costs nothing until a read names its (missing) file, as in TF.
     let num_shards = u32::try_from(h.num_shards)
         .ok()
-        .filter(|n| (1..=MAX_SHARDS).contains(n))
+        .filter(|&n| n >= 1)
         .ok_or_else(|| {
             Error::corrupt(format!("bad num_shards {} in bundle header", h.num_shards))
         })?;
@@ -94,11 +94,15 @@ pub(crate) fn header_proto(num_shards: u32) -> BundleHeaderProto {
 /// checks their slice entries once it has seen the whole index.
 pub(crate) fn parse_entry(key: &[u8], bytes: &[u8], num_shards: u32) -> Result<EntryInfo> {
     let p = BundleEntryProto::decode(bytes)
-        .map_err(|e| Error::corrupt(format!("bad bundle entry: {e}")))?;
-    let dtype = DType::try_from_tf(p.dtype)?;
+        .map_err(|e| Error::corrupt(format!("bad protobuf in bundle entry: {e}")))?;
+    let dtype = match p.dtype {
+        0 => return Err(Error::corrupt("dtype DT_INVALID (0) in bundle entry")),
+        code => DType::try_from_tf(code)?,
+    };
     if !(dtype.is_fixed_size() || matches!(dtype, DType::String | DType::Variant)) {
         return Err(Error::unsupported(format!(
-            "{dtype} tensors cannot be stored in a bundle"
+            "DT_{} tensors cannot be stored in a bundle",
+            dtype.name().to_uppercase()
         )));
     }
     // A missing shape is TF's default TensorShape: a scalar.
@@ -106,12 +110,8 @@ pub(crate) fn parse_entry(key: &[u8], bytes: &[u8], num_shards: u32) -> Result<E
     if shape_proto.unknown_rank {
         return Err(Error::corrupt("shape of unknown rank in a bundle entry"));
     }
-    let dims: Vec<i64> = shape_proto.dim.iter().map(|d| d.size).collect();
-    let num_elements = checked_num_elements(&dims)?;
-    // checked_num_elements refused negative dims.
-    let shape: Vec<u64> = dims.iter().map(|&d| d as u64).collect();
+    let (shape, num_elements) = shape_and_count(&shape_proto.dim)?;
     let slices: Vec<Vec<(i64, i64)>> = p.slices.iter().map(slice_extents).collect();
-
     let shard_id = u32::try_from(p.shard_id)
         .map_err(|_| Error::corrupt(format!("negative shard_id {} in bundle entry", p.shard_id)))?;
     let offset = u64::try_from(p.offset)
@@ -127,10 +127,44 @@ pub(crate) fn parse_entry(key: &[u8], bytes: &[u8], num_shards: u32) -> Result<E
         crc32c: p.crc32c,
         slices,
     };
-    if !info.slices.is_empty() {
-        return Ok(info);
+    if info.slices.is_empty() {
+        check_location(&info, num_elements, num_shards, &display_key(key))?;
     }
+    // After the size rules, so that a shape the size contradicts gets the size message; for a
+    // partitioned tensor this bounds the buffer it is assembled in.
+    if num_elements > MAX_ELEMENTS {
+        return Err(Error::corrupt(format!(
+            "shape {:?} has {num_elements} elements, more than the 2^40 this reader accepts",
+            info.shape
+        )));
+    }
+    Ok(info)
+}
 
+/// The shape and its element count; negative dims and a count beyond 64 bits are corrupt.
+fn shape_and_count(dims: &[Dim]) -> Result<(Vec<u64>, u64)> {
+    let mut shape = Vec::with_capacity(dims.len());
+    let mut n: u64 = 1;
+    for d in dims {
+        let size = u64::try_from(d.size).map_err(|_| {
+            Error::corrupt(format!(
+                "negative dimension {} in bundle entry shape",
+                d.size
+            ))
+        })?;
+        n = n.checked_mul(size).ok_or_else(|| {
+            Error::corrupt("element count of the bundle entry shape overflows 64 bits")
+        })?;
+        shape.push(size);
+    }
+    Ok((shape, n))
+}
+
+/// Rules for an unpartitioned entry: shard in range, offset + size representable, and a size
+/// that matches the dtype (exact for fixed-size types, a lower bound for strings and variants,
+/// so a huge element count is refused before anything is allocated for it).
+fn check_location(info: &EntryInfo, num_elements: u64, num_shards: u32, key: &str) -> Result<()> {
+    let (shard_id, offset, size) = (info.shard_id, info.offset, info.size);
     if shard_id >= num_shards {
         return Err(Error::corrupt(format!(
             "shard_id {shard_id} out of range: the bundle has {num_shards} shards"
@@ -144,36 +178,31 @@ pub(crate) fn parse_entry(key: &[u8], bytes: &[u8], num_shards: u32) -> Result<E
             "offset {offset} + size {size} overflows"
         )));
     }
-    let key = display_key(key);
-    match dtype {
-        DType::String => {
-            let min = min_string_size(num_elements).unwrap_or(u64::MAX);
-            if size < min {
-                return Err(Error::corrupt(format!(
-                    "Invalid size in bundle entry: key {key}; stored size {size}; \
-                     a string tensor of {num_elements} elements needs at least {min}"
-                )));
-            }
-        }
-        DType::Variant => {
-            let min = min_variant_size(num_elements).unwrap_or(u64::MAX);
-            if size < min {
-                return Err(Error::corrupt(format!(
-                    "Invalid size in bundle entry: key {key}; stored size {size}; \
-                     a variant tensor of {num_elements} elements needs at least {min}"
-                )));
-            }
-        }
-        _ => {
-            let expected = checked_byte_size(dtype, num_elements)?;
-            if size != expected {
-                return Err(Error::corrupt(format!(
+    let (kind, min) = match info.dtype {
+        DType::String => ("string", min_string_size(num_elements)),
+        DType::Variant => ("variant", min_variant_size(num_elements)),
+        dtype => {
+            let expected = num_elements.checked_mul(dtype.item_size().unwrap_or(1) as u64);
+            return match expected {
+                Some(expected) if expected == size => Ok(()),
+                Some(expected) => Err(Error::corrupt(format!(
                     "Invalid size in bundle entry: key {key}; stored size {size}; expected size {expected}"
-                )));
-            }
+                ))),
+                None => Err(Error::corrupt(format!(
+                    "Invalid size in bundle entry: key {key}; stored size {size}; \
+                     expected size overflows 64 bits"
+                ))),
+            };
         }
+    };
+    match min {
+        Some(min) if size >= min => Ok(()),
+        _ => Err(Error::corrupt(format!(
+            "Invalid size in bundle entry: key {key}; stored size {size}; \
+             a {kind} tensor of {num_elements} elements needs at least {}",
+            min.map_or("2^64".to_string(), |m| m.to_string())
+        ))),
     }
-    Ok(info)
 }
 
 /// Extents as `(start, length)`, a full extent (no `length`) as `(start, -1)` like TF's
@@ -281,10 +310,12 @@ mod tests {
             min_consumer: 1,
             bad_consumers: vec![]
         }));
-        assert!(!ok(VersionDef {
+        let e = parse_header(&with(VersionDef {
             producer: -1,
             ..Default::default()
-        }));
+        }))
+        .unwrap_err();
+        assert!(matches!(e, Error::Corrupt { .. }), "{e}");
         let e = parse_header(&with(VersionDef {
             producer: 1,
             min_consumer: 2,
@@ -311,7 +342,11 @@ mod tests {
         };
         assert!(parse_header(&shards(0)).is_err());
         assert!(parse_header(&shards(-3)).is_err());
-        assert!(parse_header(&shards(i32::MAX)).is_err());
+        // Accepted: nothing is allocated per shard; reads report the missing file.
+        assert_eq!(
+            parse_header(&shards(i32::MAX)).unwrap().num_shards,
+            i32::MAX as u32
+        );
         let big = BundleHeaderProto {
             endianness: 1,
             ..header_proto(2)

@@ -18,7 +18,7 @@
 //! that their CRC matches. Shards are mapped on first use (TF also reports a missing shard only
 //! when a tensor in it is read) and shared by every zero-copy tensor that views them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
@@ -33,7 +33,7 @@ use super::strings::{checksum_error, decode_strings, decode_variants};
 use super::table::read_table;
 use crate::checksum::{crc32c, mask};
 use crate::dtype::DType;
-use crate::error::{Error, Location, Result};
+use crate::error::{display_key, Error, Location, Result};
 use crate::io::MappedFile;
 use crate::proto::tensorflow::TrackableObjectGraph;
 use crate::tensor::{Tensor, TensorData};
@@ -90,8 +90,9 @@ pub struct BundleReader {
     entries: BTreeMap<Vec<u8>, Entry>,
     /// Slice entries of partitioned tensors (keys start with 0x00); hidden from `keys()`.
     slice_entries: BTreeMap<Vec<u8>, Entry>,
-    /// One lazily mapped file per shard.
-    shards: Vec<OnceLock<MappedFile>>,
+    /// A lazily mapped file for each shard that some entry uses, sorted by shard id. Sparse:
+    /// the header's `num_shards` is file data and may be absurd.
+    shards: Vec<(u32, OnceLock<MappedFile>)>,
 }
 
 /// How a payload's CRC is to be handled on this read.
@@ -149,7 +150,13 @@ impl BundleReader {
                     link_slices(key, &entry.info, &slice_entries).map_err(|e| e.for_key(key))?;
             }
         }
-        let shards = (0..header.num_shards).map(|_| OnceLock::new()).collect();
+        let used: BTreeSet<u32> = entries
+            .values()
+            .chain(slice_entries.values())
+            .filter(|e| !e.info.is_partitioned())
+            .map(|e| e.info.shard_id)
+            .collect();
+        let shards = used.into_iter().map(|id| (id, OnceLock::new())).collect();
         Ok(BundleReader {
             prefix: prefix.to_path_buf(),
             index_path,
@@ -190,7 +197,7 @@ impl BundleReader {
         self.entries.get(key).ok_or_else(|| Error::KeyNotFound {
             at: Location {
                 file: Some(self.index_path.clone()),
-                key: Some(crate::error::display_key(key)),
+                key: Some(display_key(key)),
             },
         })
     }
@@ -214,7 +221,8 @@ impl BundleReader {
     }
 
     /// Checks every CRC in the bundle (every tensor and every slice entry, even ones already
-    /// verified) and that every payload decodes. Returns the first error in key order.
+    /// verified), that every payload decodes, and that the object graph (if any) parses.
+    /// Returns the first error in key order.
     pub fn verify_all(&self) -> Result<()> {
         // Slice keys sort before every other key, so this is index order.
         let all: Vec<(&Vec<u8>, &Entry)> = self
@@ -230,49 +238,74 @@ impl BundleReader {
             .par_iter()
             .map(|(k, e)| self.verify_entry(k, e))
             .collect();
-        results.into_iter().collect()
+        results.into_iter().collect::<Result<()>>()?;
+        self.object_graph().map(drop)
     }
 
-    /// The `TrackableObjectGraph` of an object-based checkpoint, if it has one.
+    /// The `TrackableObjectGraph` of an object-based checkpoint, if it has one. Errors name the
+    /// data file that holds it.
     pub fn object_graph(&self) -> Result<Option<TrackableObjectGraph>> {
-        if !self.entries.contains_key(OBJECT_GRAPH_KEY) {
+        let Some(entry) = self.entries.get(OBJECT_GRAPH_KEY) else {
             return Ok(None);
-        }
+        };
         let tensor = self.read(OBJECT_GRAPH_KEY, true)?;
-        let at = |e: Error| e.for_key(OBJECT_GRAPH_KEY).in_file(&self.index_path);
+        let file = if entry.info.is_partitioned() {
+            self.index_path.clone()
+        } else {
+            self.data_path(entry.info.shard_id)
+        };
+        let at = |e: Error| e.for_key(OBJECT_GRAPH_KEY).in_file(&file);
         let bytes = match &tensor.data {
             TensorData::Strings(v) if v.len() == 1 => &v[0],
             _ => {
                 return Err(at(Error::corrupt(format!(
-                    "expected a string scalar, found {}{:?}",
+                    "bad object graph: expected a string scalar, found {}{:?}",
                     tensor.dtype, tensor.shape
                 ))))
             }
         };
         TrackableObjectGraph::decode(bytes.as_slice())
             .map(Some)
-            .map_err(|e| at(Error::corrupt(format!("bad TrackableObjectGraph: {e}"))))
+            .map_err(|e| {
+                at(Error::corrupt(format!(
+                    "bad object graph (TrackableObjectGraph protobuf): {e}"
+                )))
+            })
     }
 
-    /// The mapped data file of `shard`, mapping it on first use.
-    fn shard(&self, shard: u32) -> Result<&MappedFile> {
+    /// The mapped data file of `shard`, mapping it on first use. `key` is the tensor that needs
+    /// it: an I/O error names it (keeping its kind, so a missing shard stays `NotFound`).
+    fn shard(&self, shard: u32, key: &[u8]) -> Result<&MappedFile> {
         let cell = self
             .shards
-            .get(shard as usize)
-            .ok_or_else(|| Error::corrupt(format!("shard {shard} out of range")))?;
+            .binary_search_by_key(&shard, |(id, _)| *id)
+            .ok()
+            .and_then(|i| self.shards.get(i))
+            .map(|(_, cell)| cell)
+            .ok_or_else(|| Error::corrupt(format!("shard {shard} is not used by any entry")))?;
         if let Some(file) = cell.get() {
             return Ok(file);
         }
-        let file = MappedFile::open(&data_path(&self.prefix, shard, self.num_shards))?;
+        let file = MappedFile::open(&self.data_path(shard)).map_err(|e| match e {
+            Error::Io { path, source } => {
+                let detail = format!("{source}; needed by key {:?}", display_key(key));
+                Error::io(path, std::io::Error::new(source.kind(), detail))
+            }
+            other => other,
+        })?;
         // Another thread may have won the race; either map is fine, keep the first.
         let _ = cell.set(file);
         cell.get()
             .ok_or_else(|| Error::corrupt(format!("shard {shard} could not be mapped")))
     }
 
+    fn data_path(&self, shard: u32) -> PathBuf {
+        data_path(&self.prefix, shard, self.num_shards)
+    }
+
     /// The payload bytes of an unpartitioned entry, and the file they are in.
     fn payload(&self, key: &[u8], info: &EntryInfo) -> Result<(&MappedFile, &[u8])> {
-        let file = self.shard(info.shard_id)?;
+        let file = self.shard(info.shard_id, key)?;
         let bytes = file.range(info.offset, info.size).map_err(|_| {
             Error::corrupt(format!(
                 "entry at offset {} size {} is past the end of the data file ({} bytes)",
@@ -400,12 +433,9 @@ impl BundleReader {
         let info = &entry.info;
         let total = info.num_elements();
         let slice = |k: &[u8]| {
-            self.slice_entries.get(k).ok_or_else(|| {
-                Error::corrupt(format!(
-                    "missing slice entry {}",
-                    crate::error::display_key(k)
-                ))
-            })
+            self.slice_entries
+                .get(k)
+                .ok_or_else(|| Error::corrupt(format!("missing slice entry {}", display_key(k))))
         };
         let data = match info.dtype {
             DType::String => {
@@ -487,13 +517,13 @@ fn link_slices(
         let slice = slice_entries.get(&slice_key).ok_or_else(|| {
             Error::corrupt(format!(
                 "partitioned tensor: slice {extents:?} has no slice entry {}",
-                crate::error::display_key(&slice_key)
+                display_key(&slice_key)
             ))
         })?;
         if slice.info.dtype != info.dtype || slice.info.shape != region.len {
             return Err(Error::corrupt(format!(
                 "slice entry {} is {}{:?}, expected {}{:?}",
-                crate::error::display_key(&slice_key),
+                display_key(&slice_key),
                 slice.info.dtype,
                 slice.info.shape,
                 info.dtype,

@@ -106,6 +106,8 @@ class ObjectNode:
         attributes: The tensors saved for this node.
         slot_variables: Slot variables recorded on this (optimizer) node.
         registered_saver: ``(saver name, object name)`` for nodes saved by a registered saver.
+        object_path: The escaped ``/``-joined path TF derives keys from (for slot variables
+            ``<variable>/.OPTIMIZER_SLOT/<optimizer>/<slot>``); None for unreachable nodes.
     """
 
     id: int
@@ -114,10 +116,13 @@ class ObjectNode:
     attributes: tuple[Attribute, ...] = ()
     slot_variables: tuple[SlotVariable, ...] = ()
     registered_saver: Optional[tuple[str, str]] = None
+    object_path: Optional[str] = None
 
     @property
     def path_str(self) -> Optional[str]:
         """The object path as TF builds checkpoint keys from it (escaped, ``/``-joined)."""
+        if self.object_path is not None:
+            return self.object_path
         if self.path is None:
             return None
         return "/".join(_core.escape_local_name(p) for p in self.path)
@@ -138,7 +143,8 @@ class ObjectGraph:
         """Builds the tree from the dict that ``_core`` returns.
 
         Args:
-            raw: ``{"nodes": [{"id", "path", "children", "attributes", "slot_variables"}]}``.
+            raw: ``{"nodes": [{"id", "path", "object_path", "children", "attributes",
+                "slot_variables", "registered_saver"}]}``.
 
         Returns:
             The graph.
@@ -159,6 +165,7 @@ class ObjectGraph:
                     registered_saver=(
                         None if n.get("registered_saver") is None else tuple(n["registered_saver"])
                     ),
+                    object_path=n.get("object_path"),
                 )
             )
         return cls(nodes=tuple(nodes))
@@ -406,7 +413,8 @@ def _to_writable(key: Key, value: Any) -> np.ndarray:
         raise TypeError(f"{key!r}: structured dtype {arr.dtype} cannot be stored in a checkpoint")
     if arr.dtype.byteorder == ">":
         arr = arr.astype(arr.dtype.newbyteorder("<"))
-    return np.ascontiguousarray(arr)
+    # Not np.ascontiguousarray: it turns 0-d arrays (scalars) into shape (1,).
+    return arr if arr.flags.c_contiguous else arr.copy(order="C")
 
 
 def save_checkpoint(

@@ -378,16 +378,6 @@ def _head_tail(path: Path, n: int = 8) -> tuple[bytes, bytes]:
         return head, f.read(n)
 
 
-def _is_sstable(path: Path) -> bool:
-    try:
-        if not path.is_file():
-            return False
-        _, tail = _head_tail(path)
-    except OSError:
-        return False
-    return tail == SSTABLE_MAGIC
-
-
 def _has_hdf5_signature(path: Path) -> bool:
     # The superblock may follow a user block of 512, 1024, 2048, ... bytes.
     try:
@@ -416,36 +406,40 @@ def _sniff_directory(path: Path) -> Optional[str]:
 
 
 @register_sniffer
-def _sniff_checkpoint(path: Path) -> Optional[str]:
-    if path.is_dir():
-        return None
-    name = path.name
-    if path.is_file():
-        if _is_sstable(path):
-            return "tf_checkpoint"
-        stem, sep, _ = name.rpartition(".data-")
-        if sep and _is_sstable(path.with_name(stem + ".index")):
-            return "tf_checkpoint"
-    # A bare prefix "ckpt-3": the prefix itself is usually not a file.
-    if _is_sstable(path.with_name(name + ".index")):
-        return "tf_checkpoint"
-    return None
-
-
-@register_sniffer
 def _sniff_magic(path: Path) -> Optional[str]:
     if not path.is_file():
         return None
     try:
-        head, _ = _head_tail(path)
+        head, tail = _head_tail(path)
     except OSError:
         return None
     if head.startswith(ZIP_SIGNATURE):
         return "keras_archive"
     if _has_hdf5_signature(path):
         return "hdf5"
+    if tail == SSTABLE_MAGIC:
+        return "tf_checkpoint"
     if path.name.endswith(".weights.json") and head.lstrip()[:1] == b"{":
         return "keras_weights_sharded"
+    return None
+
+
+@register_sniffer
+def _sniff_checkpoint_names(path: Path) -> Optional[str]:
+    # After the magic numbers: a damaged index (truncated, wrong magic) must still reach the
+    # checkpoint reader, which says exactly what is wrong with it.
+    if path.is_dir():
+        return None
+    name = path.name
+    if path.is_file():
+        if name.endswith(".index"):
+            return "tf_checkpoint"
+        stem, sep, _ = name.rpartition(".data-")
+        if sep and path.with_name(stem + ".index").is_file():
+            return "tf_checkpoint"
+    # A bare prefix "ckpt-3": the prefix itself is usually not a file.
+    if path.with_name(name + ".index").is_file():
+        return "tf_checkpoint"
     return None
 
 

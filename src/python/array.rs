@@ -30,7 +30,7 @@ use crate::tensor::{Tensor, TensorData};
 
 /// Owner of one read-only memory map (a checkpoint data shard); the `base` of every zero-copy
 /// array that views it. The map is unmapped when the last such array and the reader are gone.
-#[pyclass(frozen, module = "kerasave._core", name = "MappedBuffer")]
+#[pyclass(frozen, weakref, module = "kerasave._core", name = "MappedBuffer")]
 pub struct MappedBuffer {
     map: Arc<Mmap>,
     path: String,
@@ -67,7 +67,7 @@ impl MappedBuffer {
 
 /// Owner of tensor bytes that had to be copied out of the file (assembled from slices,
 /// byte-swapped); the `base` of the read-only array that views them.
-#[pyclass(frozen, module = "kerasave._core", name = "OwnedBuffer")]
+#[pyclass(frozen, weakref, module = "kerasave._core", name = "OwnedBuffer")]
 pub struct OwnedBuffer {
     data: Box<[u8]>,
 }

@@ -206,6 +206,13 @@ impl PyCheckpointReader {
         })
     }
 
+    /// `(shard_id, offset, size, masked_crc32c)` as the index stores them (meaningless for a
+    /// partitioned tensor). Sorting keys by it gives the order the data was written in.
+    fn location(&self, key: &Bound<'_, PyAny>) -> PyResult<(u32, u64, u64, u32)> {
+        let entry = self.inner.entry(&key_arg(key)?)?;
+        Ok((entry.shard_id, entry.offset, entry.size, entry.crc32c))
+    }
+
     /// Whether the tensor is partitioned (assembled from slices on read, so never zero-copy).
     fn is_partitioned(&self, key: &Bound<'_, PyAny>) -> PyResult<bool> {
         Ok(self.inner.entry(&key_arg(key)?)?.is_partitioned())
@@ -281,13 +288,18 @@ impl PyCheckpointReader {
     }
 }
 
-/// `{"nodes": [{"id", "path", "children", "attributes", "slot_variables", "registered_saver"}]}`.
+/// `{"nodes": [{"id", "path", "object_path", "children", "attributes", "slot_variables",
+/// "registered_saver"}]}`.
 fn describe_view<'py>(py: Python<'py>, view: &ObjectGraphView) -> PyResult<Bound<'py, PyDict>> {
     let nodes = PyList::empty(py);
     for (id, node) in view.graph().nodes.iter().enumerate() {
         let d = PyDict::new(py);
         d.set_item("id", id)?;
-        d.set_item("path", view.node_path(id).map(|p| p.to_vec()))?;
+        // `path` is the BFS path of local names; slot variables have none (no edge reaches them)
+        // but do have the `object_path` TF builds their keys from.
+        let path = if view.slot_info(id).is_some() { None } else { view.node_path(id) };
+        d.set_item("path", path.map(|p| p.to_vec()))?;
+        d.set_item("object_path", view.object_path(id))?;
         let children: Vec<(&str, i32)> = node
             .children
             .iter()

@@ -309,7 +309,6 @@ def write_good(root: Path, name="good"):
 def make_all(root: Path):
     entries, data = good_parts()
     good_index = table(entries)
-    w_entry = dict(entries)[b"w"]
     n_data_block = len(block(entries))
 
     # --- the SSTable container (§1) -------------------------------------------------------
@@ -342,7 +341,8 @@ def make_all(root: Path):
     write_case(root, "bad_value_length", sstable(bytes(blk), last_key=b"w"), data)
     # Index block handle (offset 1000, size 57): past the end of a 142-byte file.
     write_case(root, "index_handle_past_eof",
-               sstable(block(entries), last_key=b"w", index_handle_value=handle(1000, n_data_block)),
+               sstable(block(entries), last_key=b"w",
+                       index_handle_value=handle(1000, n_data_block)),
                data)
     # Index handle with a huge size (2^62): must not allocate.
     write_case(root, "index_handle_huge",

@@ -21,6 +21,13 @@ class MappedBuffer:
     def path(self) -> str: ...
     def __len__(self) -> int: ...
 
+class OwnedBuffer:
+    """Owner of tensor bytes that had to be copied (assembled slices, byte-swapped data)."""
+
+    @property
+    def nbytes(self) -> int: ...
+    def __len__(self) -> int: ...
+
 class CheckpointReader:
     """A TF tensor bundle (checkpoint V2) opened for reading; the index is validated eagerly."""
 

@@ -297,7 +297,11 @@ fn describe_view<'py>(py: Python<'py>, view: &ObjectGraphView) -> PyResult<Bound
         d.set_item("id", id)?;
         // `path` is the BFS path of local names; slot variables have none (no edge reaches them)
         // but do have the `object_path` TF builds their keys from.
-        let path = if view.slot_info(id).is_some() { None } else { view.node_path(id) };
+        let path = if view.slot_info(id).is_some() {
+            None
+        } else {
+            view.node_path(id)
+        };
         d.set_item("path", path.map(|p| p.to_vec()))?;
         d.set_item("object_path", view.object_path(id))?;
         let children: Vec<(&str, i32)> = node

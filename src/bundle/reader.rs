@@ -242,24 +242,18 @@ impl BundleReader {
         self.object_graph().map(drop)
     }
 
-    /// The `TrackableObjectGraph` of an object-based checkpoint, if it has one. Errors name the
-    /// data file that holds it.
+    /// The `TrackableObjectGraph` of an object-based checkpoint, if it has one.
     pub fn object_graph(&self) -> Result<Option<TrackableObjectGraph>> {
-        let Some(entry) = self.entries.get(OBJECT_GRAPH_KEY) else {
+        if !self.entries.contains_key(OBJECT_GRAPH_KEY) {
             return Ok(None);
-        };
+        }
         let tensor = self.read(OBJECT_GRAPH_KEY, true)?;
-        let file = if entry.info.is_partitioned() {
-            self.index_path.clone()
-        } else {
-            self.data_path(entry.info.shard_id)
-        };
-        let at = |e: Error| e.for_key(OBJECT_GRAPH_KEY).in_file(&file);
+        let at = |e: Error| e.for_key(OBJECT_GRAPH_KEY).in_file(&self.index_path);
         let bytes = match &tensor.data {
             TensorData::Strings(v) if v.len() == 1 => &v[0],
             _ => {
                 return Err(at(Error::corrupt(format!(
-                    "bad object graph: expected a string scalar, found {}{:?}",
+                    "bad TrackableObjectGraph: expected a string scalar, found {}{:?}",
                     tensor.dtype, tensor.shape
                 ))))
             }
@@ -268,7 +262,7 @@ impl BundleReader {
             .map(Some)
             .map_err(|e| {
                 at(Error::corrupt(format!(
-                    "bad object graph (TrackableObjectGraph protobuf): {e}"
+                    "bad TrackableObjectGraph (object graph protobuf): {e}"
                 )))
             })
     }

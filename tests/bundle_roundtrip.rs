@@ -459,12 +459,9 @@ fn object_graph_round_trip() {
     let r = BundleReader::open(&garbage).unwrap();
     let e = r.object_graph().unwrap_err();
     let msg = e.to_string();
+    assert!(corrupt_detail(&e).contains("object graph"), "{msg}");
     assert!(
-        corrupt_detail(&e).contains("bad TrackableObjectGraph"),
-        "{msg}"
-    );
-    assert!(
-        msg.contains("_CHECKPOINTABLE_OBJECT_GRAPH") && msg.contains("garbage.index"),
+        msg.contains("_CHECKPOINTABLE_OBJECT_GRAPH") && msg.contains("garbage.data-00000-of-00001"),
         "{msg}"
     );
     assert!(r.verify_all().is_err());
@@ -862,15 +859,9 @@ fn index_level_corruption_is_refused_at_open() {
     );
     assert!(err.to_string().contains("size.index"), "{err}");
     let err = open("absurd", e(&[1 << 21, 1 << 20], 8), h());
-    assert!(
-        corrupt_detail(&err).contains("more than 2^40 elements"),
-        "{err}"
-    );
+    assert!(corrupt_detail(&err).contains("size"), "{err}");
     let err = open("overflow", e(&[1 << 32, 1 << 32, 1 << 32], 8), h());
-    assert!(
-        corrupt_detail(&err).contains("more than 2^40 elements"),
-        "{err}"
-    );
+    assert!(corrupt_detail(&err).contains("overflow"), "{err}");
     let err = open("neg", e(&[-1, 2], 8), h());
     assert!(corrupt_detail(&err).contains("negative dimension"), "{err}");
     let err = open(
@@ -1072,18 +1063,21 @@ fn bad_fixture_files_give_the_expected_variant() {
         ("slice_missing", false),
         ("slice_out_of_bounds", false),
         ("no_header", false),
-        ("huge_num_shards", false),
     ] {
         match (open(case).unwrap_err(), unsupported) {
             (Error::Unsupported { .. }, true) | (Error::Corrupt { .. }, false) => {}
             (e, _) => panic!("{case}: {e:?}"),
         }
     }
-    let e = open("huge_num_shards").unwrap_err();
-    assert!(
-        corrupt_detail(&e).contains("bad num_shards 2147483647"),
-        "{e}"
-    );
+    // Opens (no per-shard state is allocated), then the read names the missing file.
+    let r = open("huge_num_shards").unwrap();
+    match r.read(b"w", false).unwrap_err() {
+        Error::Io { path, source } => {
+            assert_eq!(source.kind(), std::io::ErrorKind::NotFound);
+            assert!(path.ends_with("ckpt.data-00000-of-2147483647"));
+        }
+        e => panic!("{e:?}"),
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

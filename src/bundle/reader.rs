@@ -242,18 +242,24 @@ impl BundleReader {
         self.object_graph().map(drop)
     }
 
-    /// The `TrackableObjectGraph` of an object-based checkpoint, if it has one.
+    /// The `TrackableObjectGraph` of an object-based checkpoint, if it has one. Errors name the
+    /// data file that holds it.
     pub fn object_graph(&self) -> Result<Option<TrackableObjectGraph>> {
-        if !self.entries.contains_key(OBJECT_GRAPH_KEY) {
+        let Some(entry) = self.entries.get(OBJECT_GRAPH_KEY) else {
             return Ok(None);
-        }
+        };
         let tensor = self.read(OBJECT_GRAPH_KEY, true)?;
-        let at = |e: Error| e.for_key(OBJECT_GRAPH_KEY).in_file(&self.index_path);
+        let file = if entry.info.is_partitioned() {
+            self.index_path.clone()
+        } else {
+            self.data_path(entry.info.shard_id)
+        };
+        let at = |e: Error| e.for_key(OBJECT_GRAPH_KEY).in_file(&file);
         let bytes = match &tensor.data {
             TensorData::Strings(v) if v.len() == 1 => &v[0],
             _ => {
                 return Err(at(Error::corrupt(format!(
-                    "bad TrackableObjectGraph: expected a string scalar, found {}{:?}",
+                    "bad object graph: expected a string scalar, found {}{:?}",
                     tensor.dtype, tensor.shape
                 ))))
             }
@@ -262,7 +268,7 @@ impl BundleReader {
             .map(Some)
             .map_err(|e| {
                 at(Error::corrupt(format!(
-                    "bad TrackableObjectGraph (object graph protobuf): {e}"
+                    "bad object graph (TrackableObjectGraph protobuf): {e}"
                 )))
             })
     }

@@ -24,7 +24,7 @@ use std::path::Path;
 use prost::Message;
 use rayon::prelude::*;
 
-use super::entry::{entry_proto, header_proto, MAX_SHARDS};
+use super::entry::{entry_proto, header_proto};
 use super::naming::{data_path, index_path};
 use super::reader::EntryInfo;
 use super::strings::string_header;
@@ -150,9 +150,9 @@ fn plan<'a>(
         used += size;
     }
     let num_shards = shard + 1;
-    if num_shards > MAX_SHARDS {
+    if num_shards > i32::MAX as u32 {
         return Err(Error::InvalidArgument(format!(
-            "{num_shards} shards is more than the {MAX_SHARDS} a reader accepts; raise max_shard_size"
+            "{num_shards} shards do not fit in the header's int32; raise max_shard_size"
         )));
     }
     Ok((plans, num_shards))

@@ -53,11 +53,17 @@ fuzz_target!(|data: &[u8]| {
     let d = dir();
     let prefix = d.join("ckpt");
     std::fs::write(d.join("ckpt.index"), index).unwrap();
-    for name in ["ckpt.data-00000-of-00001", "ckpt.data-00000-of-00002", "ckpt.data-00001-of-00002"] {
+    for name in [
+        "ckpt.data-00000-of-00001",
+        "ckpt.data-00000-of-00002",
+        "ckpt.data-00001-of-00002",
+    ] {
         std::fs::write(d.join(name), shard).unwrap();
     }
 
-    let Ok(reader) = BundleReader::open(&prefix) else { return };
+    let Ok(reader) = BundleReader::open(&prefix) else {
+        return;
+    };
     let _ = reader.num_shards();
     let _ = reader.is_big_endian();
     let keys: Vec<Vec<u8>> = reader.keys().into_iter().map(<[u8]>::to_vec).collect();

@@ -8,8 +8,12 @@ use libfuzzer_sys::fuzz_target;
 use prost::Message;
 
 fuzz_target!(|data: &[u8]| {
-    let Ok(graph) = TrackableObjectGraph::decode(data) else { return };
-    let Ok(view) = ObjectGraphView::new(graph) else { return };
+    let Ok(graph) = TrackableObjectGraph::decode(data) else {
+        return;
+    };
+    let Ok(view) = ObjectGraphView::new(graph) else {
+        return;
+    };
     let n = view.graph().nodes.len();
     for node in 0..n {
         let _ = view.node_path(node);

@@ -7,6 +7,10 @@ use libfuzzer_sys::fuzz_target;
 fuzz_target!(|data: &[u8]| {
     if let Ok((name, extents)) = decode_slice_key(data) {
         let again = encode_slice_key(&name, &extents);
-        assert_eq!(decode_slice_key(&again).ok(), Some((name, extents)), "re-encode round trip");
+        assert_eq!(
+            decode_slice_key(&again).ok(),
+            Some((name, extents)),
+            "re-encode round trip"
+        );
     }
 });

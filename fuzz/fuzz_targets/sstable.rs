@@ -8,7 +8,10 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(entries) = kerasave::bundle::table::read_table(data) {
         // The contract: keys come back strictly increasing.
         for pair in entries.windows(2) {
-            assert!(pair[0].0 < pair[1].0, "read_table returned keys out of order");
+            assert!(
+                pair[0].0 < pair[1].0,
+                "read_table returned keys out of order"
+            );
         }
     }
 });

@@ -14,6 +14,13 @@ try:
 except ImportError:  # pragma: no cover - ml_dtypes is a test dependency
     ml_dtypes = None
 
+# Interop tests (tests/interop/) need real TensorFlow / Keras and skip where those are missing,
+# except under tools/test (and so CI), which sets KERASAVE_REQUIRE_INTEROP=1: there a missing or
+# broken TensorFlow must fail the run instead of silently skipping the interop suite.
+if os.environ.get("KERASAVE_REQUIRE_INTEROP") == "1":
+    import tensorflow  # noqa: F401
+    import tf_keras  # noqa: F401
+
 REPO = Path(__file__).resolve().parent.parent
 DEMO_DIR = REPO / "python" / "kerasave" / "data" / "demo"
 

@@ -29,8 +29,8 @@ from typing import NamedTuple, Optional
 
 import pytest
 
-ks = pytest.importorskip("kerasave")
-pytest.importorskip("kerasave._core")
+import kerasave as ks  # noqa: E402  (a broken build must fail, not skip)
+import kerasave._core  # noqa: E402,F401
 
 from kerasave.errors import CorruptFileError, KerasaveError, UnsupportedFormatError  # noqa: E402
 
@@ -113,6 +113,8 @@ CASES: dict[str, Case] = {
     "string_huge_count": Case(C, "Invalid size in bundle entry.*1099511627776 elements", "open",
                               key="s"),
     "string_bad_varint": Case(C, "varint", "read", key="s", file=DATA),
+    "string_count_past_shard_end": Case(C, "past the end of the data file", "read", key="s",
+                                        file=DATA),
     "string_flipped_byte": Case(C, "Checksum does not match", "verify", key="s", file=DATA),
     "string_bad_length_crc": Case(C, "string length checksum does not match", "verify", key="s",
                                   file=DATA),
@@ -120,6 +122,11 @@ CASES: dict[str, Case] = {
     "slice_missing": Case(C, "has no slice entry", "open", key="w"),
     "slice_out_of_bounds": Case(C, r"slice extent \(5, 1\) does not fit in shape \[2\]", "open",
                                 key="w"),
+    "slice_huge_past_shard_end": Case(C, "past the end of the data file", "read", key="w",
+                                      file=DATA),
+    # -- variants (§2.5) ------------------------------------------------------------------------
+    "variant_length_past_size": Case(C, "length 1000 runs past the payload", "read", key="s",
+                                     file=DATA),
     # -- object graph (§4) ------------------------------------------------------------------------
     "garbage_object_graph": Case(C, "TrackableObjectGraph", "object_graph", key=OG, file=DATA),
     # -- the checkpoint state file (§3) ----------------------------------------------------------
@@ -132,12 +139,7 @@ CASES: dict[str, Case] = {
 #: strict: these tests are expected to fail (``xfail(strict=True)``), and once the library is
 #: fixed they pass and fail the run as XPASS, so the entry has to be removed here.
 #: Keys: ``(test, case)`` with test one of "api", "verify_all", "cli".
-_STATE = ("a `checkpoint` state file that does not parse gives FileNotFoundError; it exists, so "
-          "it should be CorruptFileError naming it")
-KNOWN_BUGS: dict[tuple[str, str], str] = {
-    ("api", "garbage_state"): _STATE,
-    ("cli", "garbage_state"): _STATE,
-}
+KNOWN_BUGS: dict[tuple[str, str], str] = {}
 
 
 def params(test: str, cases) -> list:
@@ -284,7 +286,7 @@ def _limit_memory():  # pragma: no cover - runs in the child
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
-    pytest.importorskip("kerasave.cli")
+    import kerasave.cli  # noqa: F401
     return subprocess.run(
         [*CLI, *args], capture_output=True, text=True, timeout=120,
         preexec_fn=_limit_memory if sys.platform.startswith("linux") else None,

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-ks = pytest.importorskip("kerasave")
-_core = pytest.importorskip("kerasave._core")
+import kerasave as ks  # noqa: E402  (a broken build must fail, not skip)
+from kerasave import _core  # noqa: E402
 
 from conftest import assert_same  # noqa: E402
 from kerasave.checkpoint import (  # noqa: E402
@@ -259,6 +259,9 @@ def test_object_graph_options(make_checkpoint, small_tensors):
     assert Path(copied + ".data-00000-of-00001").read_bytes().endswith(graph)
     with pytest.raises(ValueError, match="pass one"):
         make_checkpoint({**small_tensors, GRAPH: graph}, name="both", object_graph=graph)
+    # a graph tensor with object_graph=False is a contradiction, not something to drop silently
+    with pytest.raises(ValueError, match="object_graph=False"):
+        make_checkpoint({**small_tensors, GRAPH: graph}, name="dropped", object_graph=False)
 
 
 def test_object_graph_with_slots_and_escaping(make_checkpoint):
@@ -309,3 +312,48 @@ def test_writer_is_atomic_and_leaves_no_temp_files(make_checkpoint, small_tensor
     assert_same(view, small_tensors[KERNEL])  # the old map stays valid
     assert_same(ks.checkpoint.load_checkpoint(prefix).get_tensor(KERNEL), small_tensors[KERNEL] * 2)
     assert not [p for p in tmp_path.iterdir() if ".tmp" in p.name]
+
+
+# -- the `checkpoint` state file ----------------------------------------------------------------
+
+
+def test_update_state_keeps_history_with_relative_paths(tmp_path):
+    prefixes = [
+        ks.checkpoint.save_checkpoint(str(tmp_path / f"ckpt-{i}"), {"w": np.zeros(2)}, update_state=True)
+        for i in (1, 2)
+    ]
+    assert ks.checkpoint.latest_checkpoint(tmp_path) == prefixes[-1]
+    state = ks.checkpoint.get_checkpoint_state(tmp_path)
+    assert state.model_checkpoint_path == prefixes[-1]
+    assert state.all_model_checkpoint_paths == tuple(prefixes)
+    assert (tmp_path / "checkpoint").read_text() == (
+        'model_checkpoint_path: "ckpt-2"\n'
+        'all_model_checkpoint_paths: "ckpt-1"\n'
+        'all_model_checkpoint_paths: "ckpt-2"\n'
+    )
+    # Opening the directory follows the state file.
+    with ks.open(tmp_path) as store:
+        assert store.format == "tf_checkpoint"
+
+
+def test_update_checkpoint_state_outside_dir_and_timestamps(tmp_path):
+    elsewhere = tmp_path / "other" / "ckpt-9"
+    ks.checkpoint.save_checkpoint(str(elsewhere), {"w": np.zeros(1)})
+    state_dir = tmp_path / "state"
+    state_dir.mkdir()
+    ks.checkpoint.update_checkpoint_state(state_dir, str(elsewhere), all_model_checkpoint_timestamps=[5.0])
+    text = (state_dir / "checkpoint").read_text()
+    assert f'model_checkpoint_path: "{elsewhere}"' in text
+    assert "all_model_checkpoint_timestamps: 5.0" in text
+    assert ks.checkpoint.latest_checkpoint(state_dir) == str(elsewhere)
+    with pytest.raises(ValueError, match="timestamps"):
+        ks.checkpoint.update_checkpoint_state(state_dir, "a", ["a", "b"], [1.0])
+
+
+def test_get_checkpoint_state_missing_or_garbage(tmp_path):
+    assert ks.checkpoint.get_checkpoint_state(tmp_path) is None
+    (tmp_path / "checkpoint").write_text("not: [a valid")
+    assert ks.checkpoint.get_checkpoint_state(tmp_path) is None
+    assert ks.checkpoint.latest_checkpoint(tmp_path) is None
+    with pytest.raises(ks.CorruptFileError, match="checkpoint"):
+        ks.checkpoint.load_checkpoint(tmp_path)

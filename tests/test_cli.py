@@ -11,8 +11,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-ks = pytest.importorskip("kerasave")
-pytest.importorskip("kerasave._core")
+import kerasave as ks  # noqa: E402  (a broken build must fail, not skip)
+import kerasave._core  # noqa: E402,F401
 
 from conftest import DEMO_DIR  # noqa: E402
 from kerasave import cli  # noqa: E402

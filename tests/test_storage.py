@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-ks = pytest.importorskip("kerasave")
-_core = pytest.importorskip("kerasave._core")
+import kerasave as ks  # noqa: E402  (a broken build must fail, not skip)
+from kerasave import _core  # noqa: E402
 
 from conftest import assert_same, every_dtype_tensors  # noqa: E402
 from kerasave.storage import sniff  # noqa: E402

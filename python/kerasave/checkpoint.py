@@ -32,12 +32,15 @@ __all__ = [
     "ObjectReference",
     "SlotVariable",
     "checkpoint_key",
+    "CheckpointState",
     "escape_local_name",
+    "get_checkpoint_state",
     "latest_checkpoint",
     "list_variables",
     "load_checkpoint",
     "save_checkpoint",
     "unescape_local_name",
+    "update_checkpoint_state",
 ]
 
 Key = Union[str, bytes]
@@ -380,6 +383,98 @@ def latest_checkpoint(checkpoint_dir: PathLike) -> Optional[str]:
     return _core.latest_checkpoint(os.fspath(checkpoint_dir))
 
 
+@dataclasses.dataclass(frozen=True)
+class CheckpointState:
+    """The ``checkpoint`` state file of a directory (``tensorflow.CheckpointState``).
+
+    Attributes:
+        model_checkpoint_path: The latest checkpoint prefix.
+        all_model_checkpoint_paths: Every checkpoint still kept, oldest first.
+        all_model_checkpoint_timestamps: Seconds since the epoch, parallel to the paths
+            (written by ``tf.train.CheckpointManager``; often empty).
+        last_preserved_timestamp: Time of the last checkpoint kept for good (0 if unset).
+    """
+
+    model_checkpoint_path: str
+    all_model_checkpoint_paths: tuple[str, ...] = ()
+    all_model_checkpoint_timestamps: tuple[float, ...] = ()
+    last_preserved_timestamp: float = 0.0
+
+
+def get_checkpoint_state(checkpoint_dir: PathLike) -> Optional[CheckpointState]:
+    """Reads ``checkpoint_dir/checkpoint`` (``tf.train.get_checkpoint_state``).
+
+    Relative paths are joined to ``checkpoint_dir``, as TF does.
+
+    Args:
+        checkpoint_dir: The directory holding the state file.
+
+    Returns:
+        The state, or None when the file is missing or does not parse.
+    """
+    directory = os.fspath(checkpoint_dir)
+    raw = _core.read_checkpoint_state(directory)
+    if raw is None:
+        return None
+
+    def absolute(path: str) -> str:
+        return path if os.path.isabs(path) else os.path.join(directory, path)
+
+    return CheckpointState(
+        model_checkpoint_path=absolute(raw["model_checkpoint_path"]),
+        all_model_checkpoint_paths=tuple(absolute(p) for p in raw["all_model_checkpoint_paths"]),
+        all_model_checkpoint_timestamps=tuple(raw["all_model_checkpoint_timestamps"]),
+        last_preserved_timestamp=raw["last_preserved_timestamp"],
+    )
+
+
+def update_checkpoint_state(
+    save_dir: PathLike,
+    model_checkpoint_path: PathLike,
+    all_model_checkpoint_paths: Optional[list[PathLike]] = None,
+    all_model_checkpoint_timestamps: Optional[list[float]] = None,
+    last_preserved_timestamp: Optional[float] = None,
+) -> None:
+    """Writes ``save_dir/checkpoint`` atomically, so ``tf.train.latest_checkpoint`` finds a prefix.
+
+    Like ``tf.compat.v1.train.update_checkpoint_state``: the latest path is appended to the list
+    when missing. Paths inside ``save_dir`` are stored relative to it (as ``Checkpoint.save`` and
+    ``CheckpointManager`` do), so the directory can be moved.
+
+    Args:
+        save_dir: Directory of the state file.
+        model_checkpoint_path: The latest checkpoint prefix.
+        all_model_checkpoint_paths: Every prefix kept, oldest first; default: just the latest.
+        all_model_checkpoint_timestamps: Optional timestamps parallel to the paths.
+        last_preserved_timestamp: Optional, see :class:`CheckpointState`.
+
+    Raises:
+        ValueError: Timestamps and paths differ in number.
+        OSError: The file cannot be written.
+    """
+    directory = os.fspath(save_dir)
+
+    def stored(path: PathLike) -> str:
+        text = os.fspath(path)
+        if not os.path.isabs(text):
+            return text
+        relative = os.path.relpath(text, directory)
+        return text if relative.startswith(os.pardir) else relative
+
+    latest = stored(model_checkpoint_path)
+    paths = [stored(p) for p in (all_model_checkpoint_paths or [])]
+    if not paths or paths[-1] != latest:
+        paths = [p for p in paths if p != latest] + [latest]
+    timestamps = list(all_model_checkpoint_timestamps or [])
+    if timestamps and len(timestamps) != len(paths):
+        raise ValueError(
+            f"{len(timestamps)} timestamps for {len(paths)} checkpoint paths; they must match"
+        )
+    _core.write_checkpoint_state(
+        directory, latest, paths, [float(t) for t in timestamps], float(last_preserved_timestamp or 0.0)
+    )
+
+
 escape_local_name = _core.escape_local_name
 unescape_local_name = _core.unescape_local_name
 checkpoint_key = _core.checkpoint_key
@@ -423,12 +518,14 @@ def save_checkpoint(
     *,
     object_graph: Union[None, bool, bytes] = None,
     max_shard_size: Optional[int] = None,
+    update_state: bool = False,
 ) -> str:
     """Writes a checkpoint that ``tf.train.load_checkpoint`` reads.
 
     Data is written in the mapping's order (the object graph last, as TF does); the index is
     sorted. Files appear atomically: the shards first, ``.index`` last. Parent directories are
-    created, as ``tf.train.Checkpoint.write`` does. No ``checkpoint`` state file is written.
+    created, as ``tf.train.Checkpoint.write`` does. The ``checkpoint`` state file is only
+    written with ``update_state=True``.
 
     Args:
         prefix: The checkpoint prefix, such as ``"out/ckpt-1"``.
@@ -440,6 +537,8 @@ def save_checkpoint(
             False: write none. Bytes: write this serialized graph.
         max_shard_size: Pack whole tensors greedily into ``.data`` shards of at most this many
             bytes (a larger tensor gets a shard of its own). None: one shard.
+        update_state: Also record the prefix in the directory's ``checkpoint`` state file (as
+            ``tf.train.Checkpoint.save`` does), so ``latest_checkpoint`` finds it.
 
     Returns:
         The prefix, as a string.
@@ -470,6 +569,11 @@ def save_checkpoint(
         )
     graph: Optional[bytes]
     if object_graph is False:
+        if graph_value is not None:
+            raise ValueError(
+                f"tensors[{OBJECT_GRAPH_PROTO_KEY!r}] was given with object_graph=False; "
+                "drop one of them"
+            )
         graph = None
     elif isinstance(object_graph, (bytes, bytearray, memoryview)):
         graph = bytes(object_graph)
@@ -494,6 +598,11 @@ def save_checkpoint(
     if parent:
         os.makedirs(parent, exist_ok=True)
     _core.save_checkpoint(prefix_str, keys, arrays, max_shard_size)
+    if update_state:
+        directory = parent or os.curdir
+        previous = get_checkpoint_state(directory)
+        kept = list(previous.all_model_checkpoint_paths) if previous else []
+        update_checkpoint_state(directory, os.path.abspath(prefix_str), [os.path.abspath(p) for p in kept])
     return prefix_str
 
 

@@ -199,9 +199,19 @@ fn resolve_dir(dir: &Path) -> Result<PathBuf> {
     }
     let state_file = dir.join(STATE_FILE_NAME);
     if state_file.exists() {
+        // `latest_checkpoint` follows TF and says nothing about *why* it found nothing; a user
+        // who asked to open this directory deserves to know whether the state file is damaged
+        // or merely points at a checkpoint that is gone.
+        let bytes = std::fs::read(&state_file).map_err(|e| Error::io(&state_file, e))?;
+        let parsed = std::str::from_utf8(&bytes)
+            .map_err(|_| Error::corrupt("checkpoint state file is not UTF-8 text"))
+            .and_then(parse_state);
+        if let Err(e) = parsed {
+            return Err(e.in_file(&state_file));
+        }
         return Err(not_found(
             &state_file,
-            "the state file cannot be parsed or names a checkpoint whose .index does not exist",
+            "the state file names a checkpoint whose .index does not exist",
         ));
     }
     let entries = std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))?;

@@ -516,6 +516,51 @@ fn latest_checkpoint(py: Python<'_>, directory: PathBuf) -> PyResult<Option<OsSt
     Ok(found.map(PathBuf::into_os_string))
 }
 
+/// The `directory/checkpoint` state as a dict (paths as stored), or None when the file is
+/// missing or does not parse (`tf.train.get_checkpoint_state`).
+#[pyfunction]
+fn read_checkpoint_state<'py>(
+    py: Python<'py>,
+    directory: PathBuf,
+) -> PyResult<Option<Bound<'py, PyDict>>> {
+    let Some(found) = py.detach(|| state::read_state(&directory))? else {
+        return Ok(None);
+    };
+    let out = PyDict::new(py);
+    out.set_item("model_checkpoint_path", found.model_checkpoint_path)?;
+    out.set_item(
+        "all_model_checkpoint_paths",
+        found.all_model_checkpoint_paths,
+    )?;
+    out.set_item(
+        "all_model_checkpoint_timestamps",
+        found.all_model_checkpoint_timestamps,
+    )?;
+    out.set_item("last_preserved_timestamp", found.last_preserved_timestamp)?;
+    Ok(Some(out))
+}
+
+/// Writes `directory/checkpoint` atomically, in TF's text format.
+#[pyfunction]
+#[pyo3(signature = (directory, model_checkpoint_path, all_model_checkpoint_paths, all_model_checkpoint_timestamps, last_preserved_timestamp))]
+fn write_checkpoint_state(
+    py: Python<'_>,
+    directory: PathBuf,
+    model_checkpoint_path: String,
+    all_model_checkpoint_paths: Vec<String>,
+    all_model_checkpoint_timestamps: Vec<f64>,
+    last_preserved_timestamp: f64,
+) -> PyResult<()> {
+    let new_state = state::CheckpointState {
+        model_checkpoint_path,
+        all_model_checkpoint_paths,
+        all_model_checkpoint_timestamps,
+        last_preserved_timestamp,
+    };
+    py.detach(|| state::write_state(&directory, &new_state))?;
+    Ok(())
+}
+
 /// A directory (via its `checkpoint` file), `P`, `P.index` or `P.data-...` -> the prefix `P`.
 #[pyfunction]
 fn resolve_prefix(py: Python<'_>, path: PathBuf) -> PyResult<OsString> {
@@ -548,6 +593,8 @@ pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(describe_object_graph, m)?)?;
     m.add_function(wrap_pyfunction!(latest_checkpoint, m)?)?;
     m.add_function(wrap_pyfunction!(resolve_prefix, m)?)?;
+    m.add_function(wrap_pyfunction!(read_checkpoint_state, m)?)?;
+    m.add_function(wrap_pyfunction!(write_checkpoint_state, m)?)?;
     m.add_function(wrap_pyfunction!(escape_local_name, m)?)?;
     m.add_function(wrap_pyfunction!(unescape_local_name, m)?)?;
     m.add_function(wrap_pyfunction!(checkpoint_key, m)?)?;

@@ -463,28 +463,32 @@ def test_tf_manager_state_file_absolute_paths(tmp_path):
         os.path.normpath(tf.train.latest_checkpoint(str(tmp_path)))
 
 
-def _kerasave_state_writer():
-    for name in ["update_checkpoint_state", "write_checkpoint_state", "write_state"]:
-        fn = getattr(ks.checkpoint, name, None)
-        if fn is not None:
-            return fn
-    return None
-
-
 def test_kerasave_checkpoint_found_by_tf_latest_checkpoint(tmp_path):
-    writer = _kerasave_state_writer()
-    if writer is None:
-        pytest.skip("kerasave offers no way to write the `checkpoint` state file "
-                    "(save_checkpoint documents: 'No checkpoint state file is written')")
     for i in (1, 2):
         prefix = ks.checkpoint.save_checkpoint(str(tmp_path / f"ckpt-{i}"),
                                                {object_key("v"): np.array([i], np.float32),
                                                 object_key("save_counter"): np.array(i, np.int64)})
-    writer(str(tmp_path), prefix)
+    ks.checkpoint.update_checkpoint_state(str(tmp_path), prefix)
     assert os.path.normpath(tf.train.latest_checkpoint(str(tmp_path))) == os.path.normpath(prefix)
     v = tf.Variable([0.0])
     tf.train.Checkpoint(v=v).restore(tf.train.latest_checkpoint(str(tmp_path))).assert_consumed()
     assert float(v.numpy()[0]) == 2.0
+
+
+def test_save_checkpoint_update_state_matches_tf_state(tmp_path):
+    """save_checkpoint(update_state=True) keeps a state file TF reads as it reads its own."""
+    prefixes = [ks.checkpoint.save_checkpoint(str(tmp_path / f"ckpt-{i}"),
+                                              {object_key("v"): np.array([i], np.float32)},
+                                              update_state=True)
+                for i in (1, 2, 3)]
+    tf_state = tf.train.get_checkpoint_state(str(tmp_path))
+    ks_state = ks.checkpoint.get_checkpoint_state(str(tmp_path))
+    assert os.path.normpath(tf_state.model_checkpoint_path) == os.path.normpath(prefixes[-1])
+    assert ks_state.model_checkpoint_path == tf_state.model_checkpoint_path
+    assert list(ks_state.all_model_checkpoint_paths) == list(tf_state.all_model_checkpoint_paths)
+    # Relative paths, as Checkpoint.save writes them, so the folder can move.
+    text = (tmp_path / "checkpoint").read_text()
+    assert text.startswith('model_checkpoint_path: "ckpt-3"\n'), text
 
 
 def test_kerasave_checkpoint_in_tf_written_state(tmp_path):

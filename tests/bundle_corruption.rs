@@ -65,9 +65,11 @@ const CASES: &[(&str, Option<&str>)] = &[
     ("short_index", Some("file is too short to be an sstable")),
     ("size_mismatch", None),
     ("slice_missing", None),
+    ("slice_huge_past_shard_end", None),
     ("slice_out_of_bounds", None),
     ("string_bad_length_crc", None),
     ("string_bad_varint", None),
+    ("string_count_past_shard_end", None),
     ("string_flipped_byte", None),
     ("string_huge_count", None),
     ("string_huge_length", None),
@@ -75,6 +77,7 @@ const CASES: &[(&str, Option<&str>)] = &[
     ("truncated_index", Some("not an sstable (bad magic number")),
     ("unknown_dtype", None),
     ("unknown_endianness", None),
+    ("variant_length_past_size", None),
     ("version_bad_consumers", None),
     ("version_min_consumer", None),
     ("version_negative_producer", None),
@@ -194,9 +197,11 @@ const READER: &[(&str, When, Kind, &str)] = &[
     ("short_index", Open, Corrupt, "file is too short to be an sstable"),
     ("size_mismatch", Open, Corrupt, "stored size 12; expected size 8"),
     ("slice_missing", Open, Corrupt, "has no slice entry"),
+    ("slice_huge_past_shard_end", Read("w"), Corrupt, "past the end of the data file"),
     ("slice_out_of_bounds", Open, Corrupt, "does not fit in shape [2]"),
     ("string_bad_length_crc", Verify("s"), Corrupt, "string length checksum does not match"),
     ("string_bad_varint", Read("s"), Corrupt, "varint"),
+    ("string_count_past_shard_end", Read("s"), Corrupt, "past the end of the data file"),
     ("string_flipped_byte", Verify("s"), Corrupt, "Checksum does not match"),
     ("string_huge_count", Open, Corrupt, "1099511627776 elements"),
     ("string_huge_length", Read("s"), Corrupt, "string lengths add up to 4611686018427387904"),
@@ -204,6 +209,7 @@ const READER: &[(&str, When, Kind, &str)] = &[
     ("truncated_index", Open, Corrupt, "bad magic number"),
     ("unknown_dtype", Open, Unsupported, "unknown TF dtype code 99"),
     ("unknown_endianness", Open, Corrupt, "unknown endianness 7"),
+    ("variant_length_past_size", Read("s"), Corrupt, "length 1000 runs past the payload"),
     ("version_bad_consumers", Open, Unsupported, "disallows consumer version 1"),
     ("version_min_consumer", Open, Unsupported, "min consumer version 2 above current version 1"),
     ("version_negative_producer", Open, Corrupt, "producer version -1 below min producer 0"),
@@ -212,10 +218,8 @@ const READER: &[(&str, When, Kind, &str)] = &[
 
 /// Cases where the library is known to answer differently; each must still fail *somehow*
 /// (typed, no panic). Remove an entry once the library is fixed (the test then says so).
-const KNOWN_BUGS: &[(&str, &str)] = &[(
-    "garbage_state",
-    "an unparseable `checkpoint` state file gives Io(NotFound) instead of Corrupt naming it",
-)];
+/// `(case, bug)`.
+const KNOWN_BUGS: &[(&str, &str)] = &[];
 
 fn kind_of(e: &Error) -> Option<Kind> {
     match e {

@@ -143,7 +143,7 @@ def entry_proto(dtype, shape, *, shard_id=0, offset=0, size=0, crc=0, slices=())
     return out
 
 
-DT_FLOAT, DT_STRING, DT_INT64, DT_RESOURCE = 1, 7, 9, 20
+DT_FLOAT, DT_STRING, DT_INT64, DT_RESOURCE, DT_VARIANT = 1, 7, 9, 20, 21
 
 # ---------------------------------------------------------------------------------------------
 # Tensor payloads (§2.2-2.4)
@@ -449,6 +449,23 @@ def make_all(root: Path):
     ents = [ents[0], (slice_key, entry_proto(DT_FLOAT, [1], size=4,
                                              crc=mask(crc32c(w_data[:4]))))] + ents[1:]
     write_case(root, "slice_out_of_bounds", table(ents), data)
+    # A partitioned float32[2^30] (4 GiB) whose single full slice claims 4 GiB of a 16-byte shard:
+    # the reader must find the slice short before allocating the assembled tensor.
+    big = 1 << 30
+    slice_key = b"\x00w\x00\x01\x01\x01\x80\x7f"  # name "w", rank 1, full extent (0, -1)
+    ents = replace_entry(entries, b"w", entry_proto(DT_FLOAT, [big], slices=[[(0, None)]]))
+    ents = [ents[0], (slice_key, entry_proto(DT_FLOAT, [big], size=4 * big, crc=w_crc))] + ents[1:]
+    write_case(root, "slice_huge_past_shard_end", table(ents), data)
+
+    # --- variants (§2.5): "s" replaced by a DT_VARIANT[1] whose element length runs past -----
+    payload = varint(1000) + b"\x0a\x03abc" + bytes(4)
+    e = entry_proto(DT_VARIANT, [1], offset=len(w_data), size=len(payload),
+                    crc=mask(crc32c(payload)))
+    write_case(root, "variant_length_past_size", table(replace_entry(entries, b"s", e)),
+               w_data + payload)
+    # A string tensor of 2^28 elements whose (consistent) size runs far past the shard.
+    e = entry_proto(DT_STRING, [1 << 28], offset=len(w_data), size=(1 << 28) + 4, crc=0)
+    write_case(root, "string_count_past_shard_end", table(replace_entry(entries, b"s", e)), data)
 
     # --- object graph (§4) -------------------------------------------------------------------
     og_payload, og_crc = string_payload([b"\xff\xff\xff\xff garbage \x0a\x80"])

@@ -21,7 +21,8 @@ Each case directory holds the artifact(s) and ``expected.json``:
     to that inner file):
       {"kind": "h5", "size": n,
        "root_attrs": {...}, "root_attr_types": {...},
-       "groups": {"/layers/dense/vars": {"attrs": {"name": "dense"}, "attr_types": {...}}},   # not "/"
+       "groups": {"/layers/dense/vars": {"attrs": {"name": "dense"}, "attr_types": {...}}},
+                 # every group except "/"
        "datasets": {"/layers/dense/vars/0": {
            "dtype": "float32" | "bfloat16" | "int64" | ...,   # bfloat16 = opaque |V2 + @dtype
            "h5_dtype": "<f4" | "|V2" | ...,  "h5_class": "float" | "integer" | "opaque",
@@ -74,7 +75,7 @@ import tensorflow as tf  # noqa: E402
 import keras  # noqa: E402
 import tf_keras  # noqa: E402
 
-assert keras.__version__ == "3.15.1", f"fixtures are pinned to Keras 3.15.1, got {keras.__version__}"
+assert keras.__version__ == "3.15.1", f"pinned to Keras 3.15.1, got {keras.__version__}"
 assert tf_keras.__version__.startswith("2.21"), f"need tf_keras 2.21, got {tf_keras.__version__}"
 assert tf.__version__.startswith("2.21"), f"need TensorFlow 2.21, got {tf.__version__}"
 assert keras.backend.backend() == "tensorflow"

@@ -586,7 +586,8 @@ def main() -> None:
     args = p.parse_args()
     if args.repeat < 1:
         p.error("--repeat must be >= 1")
-    command = "python3 benches/checkpoint_bench.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    command = " ".join(["python3 benches/checkpoint_bench.py"]
+                       + [shlex.quote(a) for a in sys.argv[1:]])
     results_path = args.results
     if results_path is None and not args.quick:
         results_path = HERE / "results.md"

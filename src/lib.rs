@@ -12,6 +12,7 @@
 //!
 //! Every parser takes a byte slice and returns [`Error`]; nothing here panics on file data.
 
+pub mod archive;
 pub mod bundle;
 pub mod checksum;
 pub mod dtype;

@@ -115,12 +115,21 @@ impl AtomicFile {
     }
 
     /// Flushes, syncs and renames over the target.
-    pub fn commit(mut self) -> Result<()> {
+    pub fn commit(self) -> Result<()> {
+        self.commit_with(true)
+    }
+
+    /// Flushes and renames over the target; `durable` also syncs the data to disk first, so a
+    /// power cut cannot leave the new name pointing at unwritten blocks. Without it the rename
+    /// is still atomic for every process on the machine (what TF, numpy and safetensors give).
+    pub fn commit_with(mut self, durable: bool) -> Result<()> {
         let writer = self.file.take().expect("AtomicFile committed twice");
         let file = writer
             .into_inner()
             .map_err(|e| Error::io(&self.temp, e.into_error()))?;
-        file.sync_all().map_err(|e| Error::io(&self.temp, e))?;
+        if durable {
+            file.sync_all().map_err(|e| Error::io(&self.temp, e))?;
+        }
         drop(file);
         fs::rename(&self.temp, &self.target).map_err(|e| Error::io(&self.target, e))?;
         Ok(())
@@ -150,11 +159,16 @@ impl Drop for AtomicFile {
     }
 }
 
-/// Writes `bytes` to `target` atomically.
+/// Writes `bytes` to `target` atomically (and durably).
 pub fn write_atomic(target: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_with(target, bytes, true)
+}
+
+/// Writes `bytes` to `target` atomically; see [`AtomicFile::commit_with`] for `durable`.
+pub fn write_atomic_with(target: &Path, bytes: &[u8], durable: bool) -> Result<()> {
     let mut f = AtomicFile::create(target)?;
     f.write_all(bytes).map_err(|e| Error::io(target, e))?;
-    f.commit()
+    f.commit_with(durable)
 }
 
 #[cfg(test)]

@@ -323,6 +323,7 @@ fn multi_shard_write_and_read() {
     tensors.push(strs("s", &[2], &s));
     let opts = WriteOptions {
         max_shard_size: Some(250),
+        ..Default::default()
     };
     // a b | big | c d | e s
     assert_eq!(write_bundle(&prefix, &tensors, &opts).unwrap(), 4);

@@ -357,3 +357,11 @@ def test_get_checkpoint_state_missing_or_garbage(tmp_path):
     assert ks.checkpoint.latest_checkpoint(tmp_path) is None
     with pytest.raises(ks.CorruptFileError, match="checkpoint"):
         ks.checkpoint.load_checkpoint(tmp_path)
+
+
+def test_save_without_fsync_is_still_complete_and_atomic(tmp_path, small_tensors):
+    prefix = ks.checkpoint.save_checkpoint(str(tmp_path / "ckpt"), small_tensors, fsync=False)
+    reader = ks.checkpoint.load_checkpoint(prefix)
+    for key, value in small_tensors.items():
+        assert_same(reader.get_tensor(key), value)
+    assert sorted(os.listdir(tmp_path)) == ["ckpt.data-00000-of-00001", "ckpt.index"]

@@ -519,6 +519,7 @@ def save_checkpoint(
     object_graph: Union[None, bool, bytes] = None,
     max_shard_size: Optional[int] = None,
     update_state: bool = False,
+    fsync: bool = True,
 ) -> str:
     """Writes a checkpoint that ``tf.train.load_checkpoint`` reads.
 
@@ -537,6 +538,9 @@ def save_checkpoint(
             False: write none. Bytes: write this serialized graph.
         max_shard_size: Pack whole tensors greedily into ``.data`` shards of at most this many
             bytes (a larger tensor gets a shard of its own). None: one shard.
+        fsync: Sync every file to disk before renaming it into place, so even a power cut
+            leaves either the old checkpoint or the new one. False still writes atomically for
+            every process (TF's own writer never syncs) and is faster for many small tensors.
         update_state: Also record the prefix in the directory's ``checkpoint`` state file (as
             ``tf.train.Checkpoint.save`` does), so ``latest_checkpoint`` finds it.
 
@@ -597,7 +601,7 @@ def save_checkpoint(
     parent = os.path.dirname(prefix_str)
     if parent:
         os.makedirs(parent, exist_ok=True)
-    _core.save_checkpoint(prefix_str, keys, arrays, max_shard_size)
+    _core.save_checkpoint(prefix_str, keys, arrays, max_shard_size, fsync)
     if update_state:
         directory = parent or os.curdir
         previous = get_checkpoint_state(directory)

@@ -31,7 +31,7 @@ use super::naming::{data_path, encode_slice_key, index_path};
 use super::slices::{check_cover, for_each_run, resolve, Region};
 use super::strings::{checksum_error, decode_strings, decode_variants};
 use super::table::read_table;
-use crate::checksum::{crc32c, mask};
+use crate::checksum::{crc32c_parallel, mask};
 use crate::dtype::DType;
 use crate::error::{display_key, Error, Location, Result};
 use crate::io::MappedFile;
@@ -539,7 +539,7 @@ fn link_slices(
 
 /// Compares `Mask(crc32c(bytes))` with the stored masked CRC.
 fn check_crc(bytes: &[u8], stored: u32) -> Result<()> {
-    let actual = crc32c(bytes);
+    let actual = crc32c_parallel(bytes);
     if mask(actual) != stored {
         return Err(checksum_error(stored, actual));
     }

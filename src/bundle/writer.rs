@@ -29,9 +29,9 @@ use super::naming::{data_path, index_path};
 use super::reader::EntryInfo;
 use super::strings::string_header;
 use super::table::TableBuilder;
-use crate::checksum::{crc32c, crc32c_extend, mask};
+use crate::checksum::{crc32c_extend, crc32c_parallel, mask};
 use crate::error::{display_key, Error, Result};
-use crate::io::{write_atomic, AtomicFile};
+use crate::io::{write_atomic_with, AtomicFile};
 use crate::tensor::{Payload, TensorRef};
 
 /// Options for [`write_bundle`].
@@ -40,6 +40,9 @@ pub struct WriteOptions {
     /// Pack whole tensors greedily, in order, into data shards of at most this many bytes; a
     /// tensor larger than the limit gets a shard of its own. `None`: one shard (TF's default).
     pub max_shard_size: Option<u64>,
+    /// Skip the fsync before each rename. The files still appear atomically to every process;
+    /// only a power cut right after the write could lose them. TF's own writer never syncs.
+    pub skip_fsync: bool,
 }
 
 /// Where one tensor goes and the bytes that precede its string data.
@@ -64,7 +67,7 @@ pub fn write_bundle(prefix: &Path, tensors: &[TensorRef], options: &WriteOptions
     // The CRC pass and the write pass read the same caller buffers; run them side by side.
     let (crcs, written) = rayon::join(
         || plans.par_iter().map(payload_crc).collect::<Vec<u32>>(),
-        || write_data(prefix, &plans, num_shards),
+        || write_data(prefix, &plans, num_shards, options.skip_fsync),
     );
     written?;
 
@@ -85,7 +88,7 @@ pub fn write_bundle(prefix: &Path, tensors: &[TensorRef], options: &WriteOptions
         };
         table.add(p.tensor.key, &entry_proto(&info).encode_to_vec())?;
     }
-    write_atomic(&index_path(prefix), &table.finish())?;
+    write_atomic_with(&index_path(prefix), &table.finish(), !options.skip_fsync)?;
     Ok(num_shards)
 }
 
@@ -161,7 +164,7 @@ fn plan<'a>(
 /// Masked CRC of one planned payload, computed over the caller's buffers.
 fn payload_crc(p: &Planned) -> u32 {
     match p.tensor.payload {
-        Payload::Raw(bytes) => mask(crc32c(bytes)),
+        Payload::Raw(bytes) => mask(crc32c_parallel(bytes)),
         Payload::Strings(strings) => {
             // The CRC continues from the length header (tf_formats.md §2.4).
             let start = p.string_header.as_ref().map_or(0, |(_, crc)| *crc);
@@ -171,7 +174,7 @@ fn payload_crc(p: &Planned) -> u32 {
 }
 
 /// Streams every shard's payloads to its data file, in plan order.
-fn write_data(prefix: &Path, plans: &[Planned], num_shards: u32) -> Result<()> {
+fn write_data(prefix: &Path, plans: &[Planned], num_shards: u32, skip_fsync: bool) -> Result<()> {
     let mut rest = plans;
     for shard in 0..num_shards {
         let path = data_path(prefix, shard, num_shards);
@@ -196,7 +199,7 @@ fn write_data(prefix: &Path, plans: &[Planned], num_shards: u32) -> Result<()> {
                 }
             }
         }
-        file.commit()?;
+        file.commit_with(!skip_fsync)?;
     }
     Ok(())
 }

@@ -393,17 +393,19 @@ enum Held<'py> {
 ///     arrays: One numpy array per key: C-contiguous little-endian fixed-size elements, or an
 ///         object array of `bytes` for DT_STRING.
 ///     max_shard_size: Pack whole tensors into shards of at most this many bytes.
+///     fsync: Sync each file to disk before renaming it into place (durable on power loss).
 ///
 /// Returns:
 ///     The number of data shards written.
 #[pyfunction]
-#[pyo3(signature = (prefix, keys, arrays, max_shard_size = None))]
+#[pyo3(signature = (prefix, keys, arrays, max_shard_size = None, fsync = true))]
 fn save_checkpoint<'py>(
     py: Python<'py>,
     prefix: PathBuf,
     keys: Vec<Bound<'py, PyAny>>,
     arrays: Vec<Bound<'py, PyAny>>,
     max_shard_size: Option<u64>,
+    fsync: bool,
 ) -> PyResult<u32> {
     if keys.len() != arrays.len() {
         return Err(PyValueError::new_err(format!(
@@ -492,7 +494,10 @@ fn save_checkpoint<'py>(
             },
         })
         .collect();
-    let options = WriteOptions { max_shard_size };
+    let options = WriteOptions {
+        max_shard_size,
+        skip_fsync: !fsync,
+    };
     let shards = py.detach(|| write_bundle(&prefix, &tensors, &options))?;
     Ok(shards)
 }

@@ -17,6 +17,7 @@ pub mod bundle;
 pub mod checksum;
 pub mod dtype;
 pub mod error;
+pub mod h5;
 pub mod io;
 pub mod object_graph;
 pub mod proto;

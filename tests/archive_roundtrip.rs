@@ -563,3 +563,56 @@ fn real_keras_archives_read_in_place() {
         }
     }
 }
+
+/// A real ZIP64 archive: a sparse 4 GiB + 1 byte weights file, and a member after it whose
+/// offset needs 64 bits. Writes 4 GiB, so only on demand: `cargo test -- --ignored`.
+#[test]
+#[ignore]
+fn real_zip64_over_4_gib() {
+    let dir = tempfile::tempdir().unwrap();
+    let big = dir.path().join("big.h5");
+    let size = (4u64 << 30) + 1;
+    {
+        let f = fs::File::create(&big).unwrap();
+        f.set_len(size).unwrap();
+    }
+    let path = dir.path().join("big.keras");
+    let mut w = ArchiveWriter::create(&path).unwrap();
+    w.add_bytes("metadata.json", b"{}").unwrap();
+    w.add_file("model.weights.h5", &big, WEIGHTS_ALIGNMENT)
+        .unwrap();
+    w.add_bytes("assets/after", b"after the weights").unwrap();
+    w.finish().unwrap();
+    fs::remove_file(&big).unwrap();
+
+    let a = KerasArchive::open(&path).unwrap();
+    let (off, len) = a.stored_range("model.weights.h5").unwrap();
+    assert_eq!((off % WEIGHTS_ALIGNMENT, len), (0, size));
+    let after = a.member("assets/after").unwrap();
+    assert!(after.header_offset > u32::MAX as u64);
+    assert_eq!(
+        &*a.read_verified("assets/after").unwrap(),
+        b"after the weights"
+    );
+    a.verify_all().unwrap();
+    let mut z = zip::ZipArchive::new(fs::File::open(&path).unwrap()).unwrap();
+    let mut s = String::new();
+    z.by_name("assets/after")
+        .unwrap()
+        .read_to_string(&mut s)
+        .unwrap();
+    assert_eq!(s, "after the weights");
+    assert_eq!(
+        z.by_name("model.weights.h5").unwrap().data_start(),
+        Some(off)
+    );
+    let script = r#"
+import sys, zipfile
+z = zipfile.ZipFile(sys.argv[1])
+i = z.getinfo("model.weights.h5")
+print(i.file_size, z.read("assets/after").decode(), z.testzip())
+"#;
+    if let Some(out) = run_python(script, &[&path]) {
+        assert_eq!(out.trim_end(), format!("{size} after the weights None"));
+    }
+}

@@ -569,3 +569,47 @@ fn inflate(input: &[u8], declared: u64, mut emit: impl FnMut(&[u8])) -> Result<(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use flate2::write::DeflateEncoder;
+    use std::io::Write;
+
+    fn deflate(bytes: &[u8]) -> Vec<u8> {
+        let mut e = DeflateEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(bytes).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn archives_are_shareable() {
+        fn send_sync<T: Send + Sync>() {}
+        send_sync::<KerasArchive>();
+    }
+
+    #[test]
+    fn inflate_spans_many_chunks_and_holds_the_size() {
+        let plain: Vec<u8> = (0..3 * INFLATE_CHUNK + 17)
+            .map(|i| (i % 251) as u8)
+            .collect();
+        let z = deflate(&plain);
+        let mut out = Vec::new();
+        inflate(&z, plain.len() as u64, |c| out.extend_from_slice(c)).unwrap();
+        assert_eq!(out, plain);
+        let n = plain.len() as u64;
+        let mut emitted = 0u64;
+        let err = inflate(&z, n - 1, |c| emitted += c.len() as u64).unwrap_err();
+        assert!(
+            err.to_string().contains("more than its declared size"),
+            "{err}"
+        );
+        assert!(
+            emitted <= n - 1,
+            "nothing past the declared size is handed on"
+        );
+        assert!(inflate(&z, n + 1, |_| {}).is_err());
+        assert!(inflate(&z[..z.len() / 2], n, |_| {}).is_err());
+        inflate(&deflate(b""), 0, |c| assert!(c.is_empty())).unwrap();
+    }
+}

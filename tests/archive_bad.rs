@@ -569,3 +569,24 @@ fn the_writer_refuses_bad_members_and_leaves_nothing() {
     top.sort();
     assert_eq!(top, ["out", "weights.h5"]);
 }
+
+#[test]
+fn too_many_members_is_unsupported() {
+    // 2^20 + 1 entries claimed by a ZIP64 end record over a directory big enough to hold them.
+    let n: u64 = (1 << 20) + 1;
+    let cd_size = n * 46;
+    let mut b = vec![0u8; cd_size as usize];
+    let z64 = b.len() as u64;
+    b.extend_from_slice(b"PK\x06\x06");
+    b.extend_from_slice(&44u64.to_le_bytes());
+    b.extend_from_slice(&[45, 3, 45, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    b.extend_from_slice(&n.to_le_bytes());
+    b.extend_from_slice(&n.to_le_bytes());
+    b.extend_from_slice(&cd_size.to_le_bytes());
+    b.extend_from_slice(&0u64.to_le_bytes());
+    b.extend_from_slice(b"PK\x06\x07\0\0\0\0");
+    b.extend_from_slice(&z64.to_le_bytes());
+    b.extend_from_slice(&[1, 0, 0, 0]);
+    b.extend_from_slice(b"PK\x05\x06\0\0\0\0\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\0\0");
+    unsupported(&b, "members (more than 1048576)");
+}

@@ -59,6 +59,11 @@ pub const MAX_DEFLATE_RATIO: u64 = 100;
 /// both is a zip bomb or a lie; refusing it at `open` keeps `read` from allocating its size.
 pub const DEFLATE_RATIO_FLOOR: u64 = 256 << 20;
 
+/// Most members an archive may have. Keras writes three plus its assets; the cap keeps the
+/// bookkeeping (about 4 copies of each name and 200 bytes per member) from growing to several
+/// times the size of a file made of nothing but tiny entries.
+pub const MAX_MEMBERS: u64 = 1 << 20;
+
 /// Alignment Keras-compatible writers use for the weights member: a page, so that the embedded
 /// HDF5 file (and often its datasets) can be mapped and viewed without unaligned slices.
 pub const WEIGHTS_ALIGNMENT: u64 = 4096;

@@ -1,14 +1,22 @@
 //! Member names: decoding as Python's `zipfile` does, and the rules that keep extraction inside
 //! its target directory.
 
-use std::collections::HashSet;
+use std::collections::{BTreeSet, HashSet};
+use std::ops::Bound;
 
 use crate::error::{Error, Result};
 
 /// CP437, bytes 0x80..=0xFF: names without the UTF-8 flag (bit 11) are in this code page
 /// (APPNOTE appendix D); `zipfile` decodes them so, and `namelist()` must agree with us.
-const CP437_HIGH: &str = "ÇüéâäàåçêëèïîìÄÅÉæÆôöòûùÿÖÜ¢£¥₧ƒáíóúñÑªº¿⌐¬½¼¡«»░▒▓│┤╡╢╖╕╣║╗╝╜╛┐\
-└┴┬├─┼╞╟╚╔╩╦╠═╬╧╨╤╥╙╘╒╓╫╪┘┌█▄▌▐▀αßΓπΣσµτΦΘΩδ∞φε∩≡±≥≤⌠⌡÷≈°∙·√ⁿ²■\u{a0}";
+const CP437_HIGH: [char; 128] = [
+    'Ç', 'ü', 'é', 'â', 'ä', 'à', 'å', 'ç', 'ê', 'ë', 'è', 'ï', 'î', 'ì', 'Ä', 'Å', 'É', 'æ', 'Æ',
+    'ô', 'ö', 'ò', 'û', 'ù', 'ÿ', 'Ö', 'Ü', '¢', '£', '¥', '₧', 'ƒ', 'á', 'í', 'ó', 'ú', 'ñ', 'Ñ',
+    'ª', 'º', '¿', '⌐', '¬', '½', '¼', '¡', '«', '»', '░', '▒', '▓', '│', '┤', '╡', '╢', '╖', '╕',
+    '╣', '║', '╗', '╝', '╜', '╛', '┐', '└', '┴', '┬', '├', '─', '┼', '╞', '╟', '╚', '╔', '╩', '╦',
+    '╠', '═', '╬', '╧', '╨', '╤', '╥', '╙', '╘', '╒', '╓', '╫', '╪', '┘', '┌', '█', '▄', '▌', '▐',
+    '▀', 'α', 'ß', 'Γ', 'π', 'Σ', 'σ', 'µ', 'τ', 'Φ', 'Θ', 'Ω', 'δ', '∞', 'φ', 'ε', '∩', '≡', '±',
+    '≥', '≤', '⌠', '⌡', '÷', '≈', '°', '∙', '·', '√', 'ⁿ', '²', '■', '\u{a0}',
+];
 
 /// Decodes a raw name: UTF-8 when flag bit 11 says so (invalid UTF-8 is corrupt), else CP437.
 pub fn decode_name(raw: &[u8], utf8: bool) -> Result<String> {
@@ -25,8 +33,8 @@ pub fn decode_name(raw: &[u8], utf8: bool) -> Result<String> {
         .map(|&b| match b {
             0x00..=0x7f => char::from(b),
             _ => CP437_HIGH
-                .chars()
-                .nth(usize::from(b - 0x80))
+                .get(usize::from(b - 0x80))
+                .copied()
                 .unwrap_or(char::REPLACEMENT_CHARACTER),
         })
         .collect())
@@ -65,23 +73,47 @@ pub fn check_member_name(name: &str) -> std::result::Result<(), String> {
 
 /// The names seen so far, to refuse duplicates and a name that is both a file and a directory
 /// (`assets/a` and `assets/a/b`): extracting either would overwrite or fail on the other.
+///
+/// Costs stay linear in the bytes of the names (times log n): a file `F` clashes exactly when some
+/// name starts with `F/`, which one ordered-set lookup answers, so no name's parents are
+/// enumerated on the reader's side (a 64 KiB name of `a/a/a/...` has 32768 of them).
 #[derive(Default)]
 pub struct NameSet {
-    all: HashSet<String>,
+    all: BTreeSet<String>,
     files: HashSet<String>,
-    dirs: HashSet<String>,
 }
 
 impl NameSet {
-    /// Whether `name` (already passed by [`check_member_name`]) could be added; the reason if not.
+    /// Records `name` (already passed by [`check_member_name`]); refuses only a duplicate. The
+    /// reader adds every name, then calls [`NameSet::check_clashes`] once.
+    pub fn insert(&mut self, name: &str) -> std::result::Result<(), String> {
+        if !self.all.insert(name.to_string()) {
+            return Err(format!("duplicate member name {name:?}"));
+        }
+        if !name.ends_with('/') {
+            self.files.insert(name.to_string());
+        }
+        Ok(())
+    }
+
+    /// Whether `name` could be added without a duplicate or a clash with the names so far (for
+    /// the writer, which must refuse a member before writing it). Walks the name's parents, whose
+    /// count the caller controls.
     pub fn check(&self, name: &str) -> std::result::Result<(), String> {
         if self.all.contains(name) {
             return Err(format!("duplicate member name {name:?}"));
         }
-        let (body, is_dir) = split_dir(name);
-        let clash = self.files.contains(body)
-            || (!is_dir && self.dirs.contains(body))
-            || parents(body).any(|p| self.files.contains(p));
+        let (body, is_dir) = match name.strip_suffix('/') {
+            Some(body) => (body, true),
+            None => (name, false),
+        };
+        let clash = if is_dir {
+            self.files.contains(body)
+        } else {
+            self.has_descendant(body)
+        } || body
+            .match_indices('/')
+            .any(|(i, _)| self.files.contains(body.get(..i).unwrap_or("")));
         if clash {
             return Err(format!(
                 "member name {name:?} is both a file and a directory"
@@ -90,33 +122,22 @@ impl NameSet {
         Ok(())
     }
 
-    /// Adds `name` if [`NameSet::check`] allows it.
-    pub fn insert(&mut self, name: &str) -> std::result::Result<(), String> {
-        self.check(name)?;
-        let (body, is_dir) = split_dir(name);
-        self.dirs.extend(parents(body).map(str::to_string));
-        if is_dir {
-            self.dirs.insert(body.to_string());
-        } else {
-            self.files.insert(body.to_string());
+    /// Refuses a file that is also some other name's directory (checked after all inserts).
+    pub fn check_clashes(&self) -> std::result::Result<(), String> {
+        match self.files.iter().find(|f| self.has_descendant(f)) {
+            Some(f) => Err(format!("member name {f:?} is both a file and a directory")),
+            None => Ok(()),
         }
-        self.all.insert(name.to_string());
-        Ok(())
     }
-}
 
-/// `("a/b", true)` for the directory entry `"a/b/"`, `("a/b", false)` for the file `"a/b"`.
-fn split_dir(name: &str) -> (&str, bool) {
-    match name.strip_suffix('/') {
-        Some(body) => (body, true),
-        None => (name, false),
+    /// Whether a name starts with `path/` (names that do sort together, right after `path/`).
+    fn has_descendant(&self, path: &str) -> bool {
+        let prefix = format!("{path}/");
+        self.all
+            .range::<str, _>((Bound::Included(prefix.as_str()), Bound::Unbounded))
+            .next()
+            .is_some_and(|n| n.starts_with(&prefix))
     }
-}
-
-/// `"a"`, `"a/b"` for `"a/b/c"`.
-fn parents(path: &str) -> impl Iterator<Item = &str> {
-    path.match_indices('/')
-        .map(|(i, _)| path.get(..i).unwrap_or(""))
 }
 
 #[cfg(test)]
@@ -125,7 +146,6 @@ mod tests {
 
     #[test]
     fn cp437_matches_python() {
-        assert_eq!(CP437_HIGH.chars().count(), 128);
         assert_eq!(decode_name(b"caf\x82", false).unwrap(), "café");
         assert_eq!(decode_name(b"\xff", false).unwrap(), "\u{a0}");
         assert_eq!(decode_name("café".as_bytes(), true).unwrap(), "café");
@@ -170,14 +190,39 @@ mod tests {
     #[test]
     fn duplicates_and_file_dir_conflicts() {
         let mut s = NameSet::default();
-        s.insert("assets/").unwrap();
-        s.insert("assets/a/b").unwrap();
-        s.insert("assets/a/c").unwrap();
+        for n in ["assets/", "assets/a/b", "assets/a/c", "assets/a-z", "x"] {
+            s.check(n).unwrap();
+            s.insert(n).unwrap();
+        }
+        s.check_clashes().unwrap();
+        assert!(s.check("assets/a/b").unwrap_err().contains("duplicate"));
         assert!(s.insert("assets/a/b").unwrap_err().contains("duplicate"));
-        assert!(s.insert("assets/a").unwrap_err().contains("both"));
-        assert!(s.insert("assets/a/b/c").unwrap_err().contains("both"));
-        s.insert("x").unwrap();
-        assert!(s.insert("x/").unwrap_err().contains("both"));
-        s.insert("assets/a/").unwrap(); // a directory entry for an implied directory is fine
+        for clash in ["assets/a", "assets/a/b/c", "x/", "x/y"] {
+            assert!(s.check(clash).unwrap_err().contains("both"), "{clash}");
+        }
+        s.check("assets/a/").unwrap(); // a directory entry for an implied directory is fine
+        s.check("assets/a.txt").unwrap();
+
+        // The reader's order-independent pass.
+        for names in [["a", "a/b"], ["a/b", "a"], ["a/", "a"]] {
+            let mut s = NameSet::default();
+            for n in names {
+                s.insert(n).unwrap();
+            }
+            assert!(
+                s.check_clashes().unwrap_err().contains("\"a\""),
+                "{names:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn deep_names_cost_linear_time() {
+        let deep = "a/".repeat(32_000) + "z";
+        let mut s = NameSet::default();
+        for i in 0..200 {
+            s.insert(&format!("{deep}{i}")).unwrap();
+        }
+        s.check_clashes().unwrap();
     }
 }

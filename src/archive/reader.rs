@@ -16,7 +16,7 @@ use super::format::{
     METHOD_STORED, ZIP64_EOCD_LEN, ZIP64_EOCD_SIG, ZIP64_LOCATOR_LEN, ZIP64_LOCATOR_SIG,
 };
 use super::names::{check_member_name, decode_name, NameSet};
-use super::{Member, Method, DEFLATE_RATIO_FLOOR, MAX_DEFLATE_RATIO};
+use super::{Member, Method, DEFLATE_RATIO_FLOOR, MAX_DEFLATE_RATIO, MAX_MEMBERS};
 use crate::error::{Error, Location, Result};
 use crate::io::MappedFile;
 
@@ -121,8 +121,8 @@ struct Directory {
 /// Parses and validates a whole archive; returns its members in central directory order.
 ///
 /// Refuses (`Corrupt` unless noted): an empty, truncated or non-ZIP file; multi-disk archives
-/// (`Unsupported`); a directory that does not end where the end records start, or whose entry
-/// count or length does not add up; unsafe names ([`super::check_member_name`]), duplicates,
+/// and more than [`MAX_MEMBERS`] members (`Unsupported`); a directory that does not end where
+/// the end records start, or whose entry count or length does not add up; unsafe names ([`super::check_member_name`]), duplicates,
 /// a name that is both a file and a directory; encrypted members and methods other than STORED
 /// and DEFLATED (`Unsupported`); a local header that is missing or disagrees with its entry (name,
 /// method, encryption and data-descriptor flags, and CRC and sizes unless a data descriptor holds
@@ -140,7 +140,13 @@ pub fn parse_members(bytes: &[u8]) -> Result<Vec<Member>> {
             dir.entries, dir.size
         )));
     }
-    // Bounded by the directory's real size above.
+    if dir.entries > MAX_MEMBERS {
+        return Err(Error::unsupported(format!(
+            "{} members (more than {MAX_MEMBERS})",
+            dir.entries
+        )));
+    }
+    // Bounded by the directory's real size and MAX_MEMBERS above.
     let mut members = Vec::with_capacity(usize::try_from(dir.entries).unwrap_or(0));
     let mut names = NameSet::default();
     let mut pos: u64 = 0;
@@ -182,6 +188,7 @@ pub fn parse_members(bytes: &[u8]) -> Result<Vec<Member>> {
             dir.entries
         )));
     }
+    names.check_clashes().map_err(Error::corrupt)?;
     check_overlaps(&members)?;
     Ok(members)
 }

@@ -46,7 +46,7 @@ pub enum Error {
     #[error("{0}")]
     InvalidArgument(String),
     /// A key that the file does not contain.
-    #[error("{at}no such tensor")]
+    #[error("{at}not found")]
     KeyNotFound { at: Location },
 }
 

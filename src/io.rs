@@ -43,6 +43,26 @@ impl MappedFile {
         })
     }
 
+    /// A read-only anonymous map holding a copy of `bytes` (an inflated zip member, say), so that
+    /// code written for mapped files (zero-copy views, [`crate::h5::H5File::open_in`]) serves
+    /// bytes that exist only in memory. `path` names it in error messages.
+    pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Self> {
+        let map = if bytes.is_empty() {
+            None
+        } else {
+            let mut anon =
+                memmap2::MmapMut::map_anon(bytes.len()).map_err(|e| Error::io(path, e))?;
+            anon.copy_from_slice(bytes);
+            Some(Arc::new(
+                anon.make_read_only().map_err(|e| Error::io(path, e))?,
+            ))
+        };
+        Ok(MappedFile {
+            path: Arc::new(path.to_path_buf()),
+            map,
+        })
+    }
+
     /// The file's path, for error messages.
     pub fn path(&self) -> &Path {
         &self.path
@@ -206,5 +226,17 @@ mod tests {
         let p = dir.path().join("e");
         fs::write(&p, b"").unwrap();
         assert_eq!(MappedFile::open(&p).unwrap().bytes(), b"");
+    }
+
+    #[test]
+    fn bytes_map_anonymously() {
+        let m = MappedFile::from_bytes(Path::new("mem"), b"abc").unwrap();
+        assert_eq!(m.bytes(), b"abc");
+        assert!(m.shared_map().is_some());
+        assert_eq!(m.path(), Path::new("mem"));
+        assert_eq!(
+            MappedFile::from_bytes(Path::new("e"), b"").unwrap().bytes(),
+            b""
+        );
     }
 }

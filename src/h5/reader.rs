@@ -131,6 +131,15 @@ impl H5File {
         Ok(self.entry(path)?.info.clone())
     }
 
+    /// Whether [`H5File::read`] of `path` returns a view of the map (contiguous, unfiltered,
+    /// canonical little-endian bytes inside the file) rather than a copy.
+    pub fn is_zero_copy(&self, path: &str) -> Result<bool> {
+        let e = self.entry(path)?;
+        Ok(e.direct
+            && matches!(e.info.layout, Layout::Contiguous { .. })
+            && self.file.shared_map().is_some())
+    }
+
     fn entry(&self, path: &str) -> Result<&Entry> {
         let p = normalize_path(path)?;
         self.index

@@ -540,3 +540,36 @@ fn byte_flips_never_panic() {
         }
     }
 }
+
+/// libhdf5 prints its error stack to stderr by default; it must stay silent. The bad-file test
+/// runs again in a child process whose stderr (C-level, not captured by the test harness) is
+/// checked.
+#[test]
+fn libhdf5_prints_nothing_on_bad_files() {
+    if std::env::var_os("KERASAVE_H5_CHILD").is_some() {
+        return;
+    }
+    let out = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "bad_files_are_typed_errors",
+            "--nocapture",
+            "--test-threads=1",
+        ])
+        .env("KERASAVE_H5_CHILD", "1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+}
+
+#[test]
+fn handles_are_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<H5File>();
+    check::<H5Writer>();
+}

@@ -377,13 +377,14 @@ pub(crate) fn read_string_elements(
         }
         out
     } else {
+        if size == 0 {
+            // libhdf5 has no zero-length fixed strings; 0 is its error value.
+            return Err(corrupt(what));
+        }
         let len = capped_bytes(n, size, limit, what)?;
         let mut buf = vec![0u8; len];
         if len > 0 && reader(ftype, buf.as_mut_ptr().cast()) < 0 {
             return Err(corrupt(what));
-        }
-        if size == 0 {
-            return Ok(vec![Vec::new(); usize::try_from(n).unwrap_or(0)]);
         }
         Ok(buf
             .chunks_exact(size)

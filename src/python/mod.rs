@@ -12,11 +12,15 @@
 //!   CheckpointReader   BundleReader + per-shard MappedBuffer cache
 //!   save_checkpoint, build_object_graph, describe_object_graph, latest_checkpoint,
 //!   resolve_prefix, escape_local_name, unescape_local_name, checkpoint_key
+//!   H5File, H5Writer   HDF5 files over a map (zip members in place) / h5py-style writer (h5.rs)
+//!   KerasArchive, ArchiveWriter   validated .keras zips / Keras-style atomic writer (archive.rs)
 //! ```
 
+mod archive;
 mod array;
 mod checkpoint;
 mod errors;
+mod h5;
 
 use pyo3::prelude::*;
 
@@ -27,5 +31,7 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     array::register(m)?;
     checkpoint::register(m)?;
+    h5::register(m)?;
+    archive::register(m)?;
     Ok(())
 }

@@ -1,0 +1,355 @@
+//! `KerasArchive` and `ArchiveWriter`: thin wrappers over [`crate::archive`]. The GIL is released
+//! around parsing, inflating, CRC checks and writing.
+//!
+//! ```text
+//! KerasArchive(path)        validated zip over one memory map
+//!   .view(name) -> ndarray  uint8 view of a STORED member (base: the archive's MappedBuffer)
+//!   .read(name) -> bytes    a copy (DEFLATED members inflated, CRC checked)
+//! ArchiveWriter(path)       STORED members, Keras's zipfile bytes, optional alignment, atomic
+//! ```
+
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use memmap2::Mmap;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBytes, PyDict, PyList, PyModule, PyTuple};
+
+use super::array::{self, MappedBuffer};
+use crate::archive::{ArchiveWriter, KerasArchive, Member, Method};
+use crate::dtype::DType;
+use crate::error::Error;
+use crate::tensor::{Tensor, TensorData};
+
+/// A `.keras` (or any) zip archive, validated as a whole when opened: member names that could
+/// escape a directory, overlapping or inconsistent headers, encryption and zip bombs are refused.
+///
+/// Args:
+///     path: The archive.
+#[pyclass(frozen, module = "kerasave._core", name = "KerasArchive")]
+pub struct PyKerasArchive {
+    inner: Arc<KerasArchive>,
+    owner: PyOnceLock<Py<MappedBuffer>>,
+}
+
+impl PyKerasArchive {
+    pub(crate) fn archive(&self) -> &Arc<KerasArchive> {
+        &self.inner
+    }
+
+    fn member(&self, name: &str) -> PyResult<&Member> {
+        self.inner.member(name).ok_or_else(|| {
+            Error::KeyNotFound {
+                at: crate::error::Location {
+                    file: Some(self.inner.path().to_path_buf()),
+                    key: Some(name.to_owned()),
+                },
+            }
+            .into()
+        })
+    }
+}
+
+fn method_name(m: Method) -> &'static str {
+    match m {
+        Method::Stored => "stored",
+        Method::Deflated => "deflated",
+    }
+}
+
+#[pymethods]
+impl PyKerasArchive {
+    #[new]
+    fn new(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
+        let archive = py.detach(|| KerasArchive::open(&path))?;
+        Ok(PyKerasArchive {
+            inner: Arc::new(archive),
+            owner: PyOnceLock::new(),
+        })
+    }
+
+    /// The archive's path.
+    #[getter]
+    fn path(&self) -> PathBuf {
+        self.inner.path().to_path_buf()
+    }
+
+    /// Size of the archive in bytes.
+    #[getter]
+    fn size(&self) -> usize {
+        self.inner.mapped().bytes().len()
+    }
+
+    /// Member names in central-directory (= write) order.
+    fn names(&self) -> Vec<String> {
+        self.inner
+            .members()
+            .iter()
+            .map(|m| m.name.clone())
+            .collect()
+    }
+
+    /// Every member as `(name, method, data_offset, size, compressed_size)`, in central-directory
+    /// order; `method` is "stored" or "deflated", `data_offset` absolute in the archive.
+    fn members<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
+        let rows = self
+            .inner
+            .members()
+            .iter()
+            .map(|m| {
+                (
+                    m.name.as_str(),
+                    method_name(m.method),
+                    m.data_offset,
+                    m.size,
+                    m.compressed_size,
+                )
+                    .into_pyobject(py)
+            })
+            .collect::<PyResult<Vec<Bound<'py, PyTuple>>>>()?;
+        PyList::new(py, rows)
+    }
+
+    /// Everything known about member `name`: name, method, header_offset, data_offset, size,
+    /// compressed_size, crc32, is_dir.
+    fn member_info<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyDict>> {
+        let m = self.member(name)?;
+        let d = PyDict::new(py);
+        d.set_item("name", &m.name)?;
+        d.set_item("method", method_name(m.method))?;
+        d.set_item("header_offset", m.header_offset)?;
+        d.set_item("data_offset", m.data_offset)?;
+        d.set_item("size", m.size)?;
+        d.set_item("compressed_size", m.compressed_size)?;
+        d.set_item("crc32", m.crc32)?;
+        d.set_item("is_dir", m.is_dir())?;
+        Ok(d)
+    }
+
+    fn __contains__(&self, name: &str) -> bool {
+        self.inner.member(name).is_some()
+    }
+
+    fn __len__(&self) -> usize {
+        self.inner.members().len()
+    }
+
+    /// The bytes of member `name` as a copy. `verify`: check the CRC-32 of a STORED member too
+    /// (DEFLATED members are always checked).
+    #[pyo3(signature = (name, verify = true))]
+    fn read<'py>(
+        &self,
+        py: Python<'py>,
+        name: &str,
+        verify: bool,
+    ) -> PyResult<Bound<'py, PyBytes>> {
+        let archive = &self.inner;
+        let data = py.detach(|| -> Result<Vec<u8>, Error> {
+            let cow = if verify {
+                archive.read_verified(name)?
+            } else {
+                archive.read(name)?
+            };
+            Ok(cow.into_owned())
+        })?;
+        Ok(PyBytes::new(py, &data))
+    }
+
+    /// Member `name` as a read-only uint8 array: a view of the archive's map for a STORED member
+    /// (no copy, no CRC check), else the inflated bytes.
+    fn view<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+        let archive = &self.inner;
+        let data = py.detach(|| -> Result<TensorData, Error> {
+            if let (Some((offset, len)), Some(map)) =
+                (archive.stored_range(name), archive.mapped().shared_map())
+            {
+                let offset = usize::try_from(offset)
+                    .map_err(|_| Error::unsupported("member offset beyond the address space"))?;
+                let len = usize::try_from(len)
+                    .map_err(|_| Error::unsupported("member size beyond the address space"))?;
+                return Ok(TensorData::Mapped {
+                    map: Arc::clone(map),
+                    offset,
+                    len,
+                });
+            }
+            Ok(TensorData::Owned(archive.read(name)?.into_owned()))
+        })?;
+        let len = match &data {
+            TensorData::Mapped { len, .. } => *len,
+            TensorData::Owned(v) => v.len(),
+            _ => 0,
+        };
+        let tensor = Tensor {
+            dtype: DType::UInt8,
+            shape: vec![len as u64],
+            data,
+        };
+        let path = self.inner.path().to_string_lossy().into_owned();
+        let owner_for = |map: &Arc<Mmap>| -> PyResult<Bound<'py, MappedBuffer>> {
+            let owner = self.owner.get_or_try_init(py, || {
+                Py::new(py, MappedBuffer::new(Arc::clone(map), path.clone()))
+            })?;
+            Ok(owner.bind(py).clone())
+        };
+        array::tensor_to_array(py, tensor, false, &owner_for)
+    }
+
+    /// `(offset, length)` of a STORED member's bytes in the archive, None if it is compressed.
+    fn stored_range(&self, name: &str) -> PyResult<Option<(u64, u64)>> {
+        self.member(name)?;
+        Ok(self.inner.stored_range(name))
+    }
+
+    /// Checks the CRC-32 of member `name`.
+    fn verify(&self, py: Python<'_>, name: &str) -> PyResult<()> {
+        let archive = &self.inner;
+        py.detach(|| archive.read_verified(name).map(drop))?;
+        Ok(())
+    }
+
+    /// Checks every member's CRC-32 (DEFLATED members are inflated into scratch space).
+    fn verify_all(&self, py: Python<'_>) -> PyResult<()> {
+        let archive = &self.inner;
+        py.detach(|| archive.verify_all())?;
+        Ok(())
+    }
+
+    fn __repr__(&self) -> String {
+        format!(
+            "<KerasArchive {:?} ({} members)>",
+            self.inner.path(),
+            self.inner.members().len()
+        )
+    }
+}
+
+/// Writes a zip archive the way Keras's `zipfile` does (every member STORED, in the order added),
+/// to a temp file renamed over `path` by `finish()`. Usable as a context manager: leaving the
+/// block normally finishes, an exception aborts (nothing is left behind).
+///
+/// Args:
+///     path: The target (its directory must exist).
+#[pyclass(frozen, module = "kerasave._core", name = "ArchiveWriter")]
+pub struct PyArchiveWriter {
+    inner: Mutex<Option<ArchiveWriter>>,
+    path: PathBuf,
+}
+
+impl PyArchiveWriter {
+    fn with<T: Send>(
+        &self,
+        py: Python<'_>,
+        f: impl FnOnce(&mut ArchiveWriter) -> Result<T, Error> + Send,
+    ) -> PyResult<T> {
+        py.detach(|| {
+            let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+            match guard.as_mut() {
+                Some(w) => f(w).map_err(PyErr::from),
+                None => Err(self.finished()),
+            }
+        })
+    }
+
+    fn finished(&self) -> PyErr {
+        PyValueError::new_err(format!(
+            "ArchiveWriter for {} is already finished or aborted",
+            self.path.display()
+        ))
+    }
+
+    fn take(&self) -> Option<ArchiveWriter> {
+        self.inner.lock().unwrap_or_else(|e| e.into_inner()).take()
+    }
+}
+
+#[pymethods]
+impl PyArchiveWriter {
+    #[new]
+    fn new(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
+        let writer = py.detach(|| ArchiveWriter::create(&path))?;
+        Ok(PyArchiveWriter {
+            inner: Mutex::new(Some(writer)),
+            path,
+        })
+    }
+
+    /// The target path.
+    #[getter]
+    fn path(&self) -> PathBuf {
+        self.path.clone()
+    }
+
+    /// Writes ZIP64 records even where the sizes fit 32 bits (zipfile's `force_zip64`).
+    fn force_zip64(&self, py: Python<'_>, on: bool) -> PyResult<()> {
+        self.with(py, |w| {
+            w.force_zip64(on);
+            Ok(())
+        })
+    }
+
+    /// Adds member `name` from memory, its data at a multiple of `align` (1: anywhere; else a
+    /// power of two up to 32768).
+    #[pyo3(signature = (name, data, align = 1))]
+    fn add_bytes(&self, py: Python<'_>, name: &str, data: &[u8], align: u64) -> PyResult<()> {
+        self.with(py, |w| w.add_bytes_aligned(name, data, align))
+    }
+
+    /// Adds the file at `path` as member `name` (streamed, never held in memory), its data at a
+    /// multiple of `align` (4096 for Keras weights).
+    #[pyo3(signature = (name, path, align = 1))]
+    fn add_file(&self, py: Python<'_>, name: &str, path: PathBuf, align: u64) -> PyResult<()> {
+        self.with(py, |w| w.add_file(name, &path, align))
+    }
+
+    /// Writes the central directory and renames the archive into place.
+    fn finish(&self, py: Python<'_>) -> PyResult<()> {
+        let writer = self.take().ok_or_else(|| self.finished())?;
+        py.detach(|| writer.finish())?;
+        Ok(())
+    }
+
+    /// Drops the half-written archive; the target is untouched. Harmless after `finish`.
+    fn abort(&self, py: Python<'_>) {
+        if let Some(writer) = self.take() {
+            py.detach(|| drop(writer));
+        }
+    }
+
+    fn __enter__(slf: Py<Self>) -> Py<Self> {
+        slf
+    }
+
+    #[pyo3(signature = (exc_type, _exc = None, _tb = None))]
+    fn __exit__(
+        &self,
+        py: Python<'_>,
+        exc_type: Option<&Bound<'_, PyAny>>,
+        _exc: Option<&Bound<'_, PyAny>>,
+        _tb: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<bool> {
+        if exc_type.is_some_and(|t| !t.is_none()) {
+            self.abort(py);
+        } else if self
+            .inner
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some()
+        {
+            self.finish(py)?;
+        }
+        Ok(false)
+    }
+
+    fn __repr__(&self) -> String {
+        format!("<ArchiveWriter {:?}>", self.path)
+    }
+}
+
+pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_class::<PyKerasArchive>()?;
+    m.add_class::<PyArchiveWriter>()?;
+    Ok(())
+}

@@ -121,6 +121,30 @@ def write_legacy(path: Path, model_config: bytes) -> None:
         mw.create_group("top_level_model_weights").attrs["weight_names"] = np.asarray([])
 
 
+def write_virtual(path: Path, source: str, source_dataset: str) -> None:
+    """A file whose ``layers/dense/vars/0`` is a virtual dataset mapping all of
+    ``source:/source_dataset``. Virtual datasets need the 1.10 file format, whose object headers
+    record times unless told not to: every object is made with time tracking off (low-level API),
+    so the bytes are reproducible."""
+    fcpl = h5py.h5p.create(h5py.h5p.FILE_CREATE)
+    fcpl.set_obj_track_times(False)
+    fapl = h5py.h5p.create(h5py.h5p.FILE_ACCESS)
+    fapl.set_libver_bounds(h5py.h5f.LIBVER_V110, h5py.h5f.LIBVER_LATEST)
+    fid = h5py.h5f.create(str(path).encode(), h5py.h5f.ACC_TRUNC, fapl=fapl, fcpl=fcpl)
+    gcpl = h5py.h5p.create(h5py.h5p.GROUP_CREATE)
+    gcpl.set_obj_track_times(False)
+    group = fid
+    for part in (b"layers", b"dense", b"vars"):
+        group = h5py.h5g.create(group, part, gcpl=gcpl)
+    space = h5py.h5s.create_simple(KERNEL.shape)
+    dcpl = h5py.h5p.create(h5py.h5p.DATASET_CREATE)
+    dcpl.set_obj_track_times(False)
+    dcpl.set_virtual(space, source.encode(), source_dataset.encode(),
+                     h5py.h5s.create_simple(KERNEL.shape))
+    h5py.h5d.create(group, b"0", h5py.h5t.py_create(KERNEL.dtype, logical=1), space, dcpl=dcpl)
+    fid.close()
+
+
 def weights_bytes(tmp: Path) -> bytes:
     p = tmp / "base.weights.h5"
     write_weights(p)
@@ -247,10 +271,7 @@ def make_all(root: Path) -> None:
     d = case_dir(root, "virtual_dataset")
     with h5py.File(d / "source.h5", "w") as f:
         f.create_dataset("data", data=KERNEL)
-    layout = h5py.VirtualLayout(shape=(4, 3), dtype="<f4")
-    layout[:] = h5py.VirtualSource("source.h5", "data", shape=(4, 3))
-    with h5py.File(d / WEIGHTS, "w", libver=("v110", "latest")) as f:
-        f.create_group("layers/dense/vars").create_virtual_dataset("0", layout)
+    write_virtual(d / WEIGHTS, "source.h5", "data")
 
     # The kernel's dataspace says (4, 30) while its contiguous storage holds (4, 3) x 4 bytes.
     dims = struct.pack("<QQ", 4, 3)

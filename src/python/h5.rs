@@ -287,14 +287,24 @@ impl PyH5File {
         let archive = archive.get().archive().clone();
         let file = py.detach(|| -> Result<H5File, Error> {
             if let Some((offset, len)) = archive.stored_range(name) {
-                return H5File::open_in(archive.mapped().clone(), offset, len);
+                return H5File::open_in(archive.mapped().clone(), offset, len)
+                    .map_err(|e| e.for_key(name.as_bytes()));
             }
             let bytes = archive.read(name)?;
             let label = Path::new(archive.path()).join(name);
             let mapped = MappedFile::from_bytes(&label, &bytes)?;
             drop(bytes);
             let len = mapped.bytes().len() as u64;
-            H5File::open_in(mapped, 0, len)
+            // Errors name the archive and the member, not the in-memory label.
+            H5File::open_in(mapped, 0, len).map_err(|e| {
+                match e {
+                    Error::Corrupt { detail, .. } => Error::corrupt(detail),
+                    Error::Unsupported { detail, .. } => Error::unsupported(detail),
+                    other => other,
+                }
+                .in_file(archive.path())
+                .for_key(name.as_bytes())
+            })
         })?;
         Ok(Self::wrap(file))
     }

@@ -46,22 +46,29 @@ def test_sniff_directory_with_state_file(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "name,content,kind,words",
+    "name,content,kind",
     [
-        ("model.h5", b"\x89HDF\r\n\x1a\n" + b"\0" * 100, "hdf5", "HDF5"),
-        ("weird.bin", b"\x89HDF\r\n\x1a\n" + b"\0" * 100, "hdf5", "HDF5"),
-        ("model.keras", b"PK\x03\x04" + b"\0" * 100, "keras_archive", ".keras"),
-        ("model.weights.json", b'{"weight_map": {}}', "keras_weights_sharded", "weights.json"),
+        ("model.h5", b"\x89HDF\r\n\x1a\n" + b"\0" * 100, "hdf5"),
+        ("weird.bin", b"\x89HDF\r\n\x1a\n" + b"\0" * 100, "hdf5"),
+        ("model.keras", b"PK\x03\x04" + b"\0" * 100, "keras_archive"),
     ],
 )
-def test_sniff_other_formats_are_recognised_but_unsupported(tmp_path, name, content, kind, words):
+def test_sniff_keras_formats_by_magic(tmp_path, name, content, kind):
+    # The magic says the kind; these bytes are damaged, and the store for the kind says so.
     path = tmp_path / name
     path.write_bytes(content)
     assert sniff(path) == kind
-    with pytest.raises(ks.UnsupportedFormatError, match="not supported yet") as info:
+    with pytest.raises(ks.CorruptFileError) as info:
         ks.open(path)
-    assert words in str(info.value)
     assert str(path) in str(info.value)
+
+
+def test_sniff_shard_index_by_content(tmp_path):
+    path = tmp_path / "index.json"
+    path.write_text('{"metadata": {"total_size": 0}, "weight_map": {}}')
+    assert sniff(path) == "keras_weights_sharded"
+    with ks.open(path) as store:  # a model without weights: valid, and empty
+        assert store.format == "keras_weights_sharded" and store.keys() == []
 
 
 def test_sniff_hdf5_after_user_block(tmp_path):

@@ -7,6 +7,8 @@
     with ks.open("model.keras") as store:          # any artifact as a mapping of tensors
         print(store.format, list(store))
 
+    ks.save_tensors("w.weights.h5", tensors)        # ... and back: every format ks.open reads
+
     reader = ks.checkpoint.load_checkpoint("ckpt/")  # tf.train-style checkpoints
 """
 
@@ -22,6 +24,7 @@ from kerasave.errors import (
     UnsafeConfigError,
     UnsupportedFormatError,
 )
+from kerasave._writers import save_tensors
 from kerasave.storage import Store, open
 
 __all__ = [
@@ -36,4 +39,5 @@ __all__ = [
     "checkpoint",
     "errors",
     "open",
+    "save_tensors",
 ]

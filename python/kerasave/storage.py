@@ -11,22 +11,52 @@ ties. Each format has one :class:`Store` subclass; other modules add formats wit
 
 Arrays are read-only views of the file's memory map where the bytes allow, and stay valid after
 the store is closed: the map lives as long as any array that views it.
+
+Formats and their keys:
+
+=========================  =====================================================================
+``tf_checkpoint``          bundle keys (``layer_with_weights-0/kernel/.ATTRIBUTES/VARIABLE_VALUE``)
+``keras_weights_h5``       dataset paths (``layers/dense/vars/0``), :func:`natural order
+                           <kerasave._h5layout.natural_key>`: ``vars/9`` before ``vars/10``
+``keras_weights_sharded``  the same paths, found across the ``<stem>_NNNNN.weights.h5`` shards
+``keras_archive``          the same paths inside ``model.weights.h5``, read in place from the zip;
+                           also ``zipped=False`` directories (``store.is_directory``)
+``legacy_h5_model``        ``model_weights/<layer>/<weight>`` (``model_weights/dense/dense/kernel:0``)
+                           and ``optimizer_weights/<weight>``, in Keras's load order
+                           (``layer_names``, then each layer's ``weight_names``)
+``legacy_h5_weights``      ``<layer>/<weight>``, in the same order
+=========================  =====================================================================
+
+HDF5-based stores (:class:`H5Store`) also give :meth:`~H5Store.groups` and
+:meth:`~H5Store.attrs`, so ``ks.save_tensors`` can write the same layout back; ``store.config`` is
+the parsed ``config.json`` / ``model_config`` (None for weights-only files) and ``store.metadata``
+the producer facts (``metadata.json``, root attributes with ``training_config`` parsed, or the
+shard index's ``metadata``).
 """
 
 from __future__ import annotations
 
 import abc
 import errno
+import json
 import os
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional, Union
 
 import numpy as np
 
-from kerasave.errors import UnsupportedFormatError
+from kerasave import _h5layout
+from kerasave.errors import CorruptFileError, UnsupportedFormatError
 
 __all__ = [
     "CheckpointStore",
+    "H5Store",
+    "KerasArchiveStore",
+    "KerasDirectoryStore",
+    "KerasWeightsH5Store",
+    "LegacyH5ModelStore",
+    "LegacyH5WeightsStore",
+    "ShardedWeightsStore",
     "Store",
     "open",
     "register_sniffer",
@@ -51,6 +81,7 @@ KIND_DESCRIPTIONS = {
     "hdf5": "an HDF5 file (Keras .weights.h5 or legacy .h5 model/weights)",
     "keras_archive": "a Keras .keras archive (zip)",
     "keras_weights_sharded": "sharded Keras weights (.weights.json)",
+    "keras_directory": "an unzipped Keras model directory (config.json + model.weights.h5)",
 }
 
 
@@ -326,6 +357,623 @@ class CheckpointStore(Store):
         return f"<CheckpointStore path={self.path!r} ({state})>"
 
 
+# -- Keras HDF5 files and .keras archives --------------------------------------------------------
+
+#: The weights member of a ``.keras`` archive (and file of a ``zipped=False`` directory).
+WEIGHTS_MEMBER = "model.weights.h5"
+#: Keras's broken npz-weights variant (pickled objects; Keras itself cannot load it).
+NPZ_WEIGHTS_MEMBER = "model.weights.npz"
+#: Largest JSON file (sharded index, config.json of a directory) read whole.
+MAX_JSON_BYTES = 256 << 20
+
+
+def _key_str(key: Key) -> str:
+    if isinstance(key, bytes):
+        try:
+            return key.decode("utf-8")
+        except UnicodeDecodeError:
+            raise KeyError(key) from None
+    if not isinstance(key, str):
+        raise KeyError(key)
+    return key
+
+
+class H5Store(Store):
+    """Base of the stores whose tensors are HDF5 datasets (one file, a ``.keras`` member, or the
+    shards of a ``.weights.json``).
+
+    Keys are dataset paths without the leading ``/``. Contiguous, unfiltered little-endian
+    datasets (everything Keras writes) are read-only views of the memory map, also inside a
+    ``.keras`` zip; chunked or compressed ones are read with a copy. bfloat16 (and the other
+    ml_dtypes types Keras stores as opaque + ``dtype`` attribute) come back as ml_dtypes arrays.
+
+    Besides the mapping, :meth:`groups` and :meth:`attrs` expose the group tree, so that a writer
+    can reproduce the layout (``ks.save_tensors(..., attrs={g: store.attrs(g) for g in
+    store.groups()})``).
+    """
+
+    def __init__(self, path: PathLike) -> None:
+        super().__init__(path)
+        self._files: list[Any] = []
+        # key -> (H5File, absolute path, dtype name, shape, zero_copy, nbytes)
+        self._entries: dict[str, tuple[Any, str, str, tuple[int, ...], bool, int]] = {}
+        self._keys: list[str] = []
+
+    def _add_file(self, h5: Any) -> None:
+        self._files.append(h5)
+        for path, dtype_name, shape, zero_copy, nbytes in h5.datasets():
+            key = path.lstrip("/")
+            if key not in self._entries:
+                self._entries[key] = (h5, path, dtype_name, tuple(shape), zero_copy, nbytes)
+
+    def _entry(self, key: Key) -> tuple[Any, str, str, tuple[int, ...], bool, int]:
+        self._check_open()
+        k = _key_str(key)
+        entry = self._entries.get(k)
+        if entry is None:
+            entry = self._entries.get(k.lstrip("/"))
+        if entry is None:
+            raise KeyError(f"{self.path}: key {k!r}: not found")
+        return entry
+
+    def _before_read(self) -> None:
+        """Hook run before tensor bytes are handed out (an archive checks its CRC once)."""
+
+    # -- the Store interface ----------------------------------------------------------------
+
+    def keys(self) -> list[Key]:
+        """The dataset paths (no leading ``/``). Keras 3 layouts in natural order (``vars/9``
+        before ``vars/10``, see :func:`kerasave._h5layout.natural_key`); legacy files in the
+        order Keras loads them (``layer_names``, then each layer's ``weight_names``)."""
+        return list(self._keys)
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __contains__(self, key: object) -> bool:
+        try:
+            self._entry(key)  # type: ignore[arg-type]
+        except (KeyError, TypeError):
+            return False
+        return True
+
+    def get(self, key: Key, copy: bool = False) -> np.ndarray:
+        h5, path = self._entry(key)[:2]
+        self._before_read()
+        return h5.get(path, copy=copy)
+
+    def get_many(self, keys: list[Key], copy: bool = False) -> list[np.ndarray]:
+        entries = [self._entry(k) for k in keys]
+        self._before_read()
+        return [h5.get(path, copy=copy) for h5, path, *_ in entries]
+
+    def shape(self, key: Key) -> tuple[int, ...]:
+        return self._entry(key)[3]
+
+    def dtype(self, key: Key) -> np.dtype:
+        h5, path = self._entry(key)[:2]
+        return h5.dtype(path)
+
+    def dtype_name(self, key: Key) -> str:
+        """The dtype name ("float32", "bfloat16", ...)."""
+        return self._entry(key)[2]
+
+    def nbytes(self, key: Key) -> int:
+        return self._entry(key)[5]
+
+    def is_zero_copy(self, key: Key) -> bool:
+        """Whether ``store[key]`` is a view of the file's memory map (no copy)."""
+        return self._entry(key)[4]
+
+    def layout(self, key: Key) -> str:
+        """The dataset's HDF5 layout: "contiguous", "chunked", "compact" or "unallocated"."""
+        h5, path = self._entry(key)[:2]
+        return h5.layout(path)
+
+    def location(self, key: Key) -> Optional[tuple[str, int, int]]:
+        """``(file, offset, length)`` of a contiguous dataset's bytes, the offset absolute in
+        that file (inside a ``.keras``: in the archive); None for other layouts."""
+        h5, path = self._entry(key)[:2]
+        loc = h5.location(path)
+        return None if loc is None else (os.fspath(h5.path), loc[0], loc[1])
+
+    def groups(self) -> list[str]:
+        """Every HDF5 group path (``"/"`` first, then natural order; all shards merged)."""
+        self._check_open()
+        seen: set[str] = set()
+        for h5 in self._files:
+            seen.update(h5.groups())
+        rest = sorted((g for g in seen if g != "/"), key=_h5layout.natural_key)
+        return (["/"] if "/" in seen else []) + rest
+
+    def attrs(self, group_path: str = "/") -> dict[str, Any]:
+        """Attributes of a group (or dataset), decoded for Keras.
+
+        ``layer_names``/``weight_names`` are whole lists even when the file chunks them
+        (``layer_names0``, ``layer_names1``, ...) and ``[]`` when stored as an empty float64 array;
+        other strings are ``str``, string arrays ``list[str]``, numbers int64/float64 arrays.
+        Shards are merged (the first shard holding an attribute wins).
+
+        Args:
+            group_path: ``"/"``, ``"/layers/dense/vars"``, ... (leading ``/`` optional).
+
+        Raises:
+            KeyError: No file has such a group or dataset.
+        """
+        self._check_open()
+        out: dict[str, Any] = {}
+        found = False
+        for h5 in self._files:
+            try:
+                attrs = _h5layout.decode_attrs(h5, group_path)
+            except KeyError:
+                continue
+            found = True
+            for name, value in attrs.items():
+                out.setdefault(name, value)
+        if not found:
+            raise KeyError(f"{self.path}: key {group_path!r}: not found")
+        return out
+
+    def verify(self) -> None:
+        """Reads every tensor (decompressing what is compressed) and checks the layout's
+        bookkeeping. HDF5 files written by Keras carry no checksums.
+
+        Raises:
+            CorruptFileError: Something does not check out.
+        """
+        for key in self.keys():
+            self.get(key)
+
+    def _close(self) -> None:
+        self._files = []
+        self._entries = {}
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else f"{len(self._keys)} tensors"
+        return f"<{type(self).__name__} format={self.format!r} path={self.path!r} ({state})>"
+
+
+class KerasWeightsH5Store(H5Store):
+    """A Keras 3 ``*.weights.h5`` (``model.save_weights``): ``layers/<name>/vars/<i>``,
+    ``optimizer/vars/<i>``, ... (keras_formats.md §2). Any other HDF5 file without legacy
+    markers opens as this format too, keyed by its dataset paths.
+
+    Args:
+        path: The file.
+        h5: An already opened ``_core.H5File`` of it (used by the sniffer).
+    """
+
+    format = "keras_weights_h5"
+
+    def __init__(self, path: PathLike, h5: Any = None) -> None:
+        from kerasave import _core
+
+        super().__init__(path)
+        self._add_file(h5 if h5 is not None else _core.H5File(os.fspath(path)))
+        self._keys = _h5layout.sort_keys(self._entries)
+        self._metadata = _h5layout.decode_attrs(self._files[0], "/")
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """The root attributes (Keras 3 writes none)."""
+        return dict(self._metadata)
+
+
+class _LegacyH5Store(H5Store):
+    """Shared by the legacy full-model and weights-only files (keras_formats.md §3)."""
+
+    weights_root = ""
+    has_optimizer = False
+
+    def __init__(self, path: PathLike, h5: Any = None) -> None:
+        from kerasave import _core
+
+        super().__init__(path)
+        h5 = h5 if h5 is not None else _core.H5File(os.fspath(path))
+        self._add_file(h5)
+        self._keys, self._dangling = _h5layout.legacy_key_order(
+            h5, self.weights_root, list(self._entries), optimizer=self.has_optimizer
+        )
+        root = _h5layout.decode_attrs(h5, "/")
+        self._config: Optional[dict[str, Any]] = None
+        if "model_config" in root:
+            config = _h5layout.parse_json(
+                root.pop("model_config"), self.path, "attribute 'model_config' of /"
+            )
+            if not isinstance(config, dict):
+                raise CorruptFileError(
+                    f"{self.path}: attribute 'model_config' of / is JSON but not an object"
+                )
+            self._config = config
+        if "training_config" in root:
+            root["training_config"] = _h5layout.parse_json(
+                root["training_config"], self.path, "attribute 'training_config' of /"
+            )
+        if self.weights_root and f"/{self.weights_root}" in h5.groups():
+            names = h5.string_list_attr(f"/{self.weights_root}", "layer_names")
+            if names is not None:
+                root.setdefault("layer_names", names)
+        self._metadata = root
+
+    @property
+    def config(self) -> Optional[dict[str, Any]]:
+        """The parsed ``model_config`` (``{"class_name", "config"}``), None if absent."""
+        return self._config
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """Root attributes (``backend``, ``keras_version``, ...) with ``training_config`` parsed;
+        ``layer_names`` of the weights root; ``model_config`` is :attr:`config` instead."""
+        return dict(self._metadata)
+
+    @property
+    def layer_names(self) -> list[str]:
+        """``layer_names`` of the weights root (chunks joined)."""
+        root = "/" + self.weights_root
+        return list(self._files[0].string_list_attr(root, "layer_names") or [])
+
+    def weight_names(self, layer: str) -> list[str]:
+        """``weight_names`` of one layer group (``[]`` for a layer without weights)."""
+        group = "/" + "/".join(p for p in (self.weights_root, layer) if p)
+        return list(self._files[0].string_list_attr(group, "weight_names") or [])
+
+    def verify(self) -> None:
+        """Reads every tensor and checks that every ``weight_names`` entry has its dataset.
+
+        Raises:
+            CorruptFileError: A listed weight is missing (Keras could not load the file).
+        """
+        self._check_open()
+        if self._dangling:
+            shown = ", ".join(repr(k) for k in self._dangling[:5])
+            raise CorruptFileError(
+                f"{self.path}: weight_names list {len(self._dangling)} weight(s) with no "
+                f"dataset: {shown}"
+            )
+        super().verify()
+
+
+class LegacyH5ModelStore(_LegacyH5Store):
+    """A legacy full-model ``.h5`` (``model.save("x.h5")``, tf_keras or Keras 3).
+
+    Keys: ``model_weights/<layer>/<weight name>`` (``model_weights/dense/dense/kernel:0``) and
+    ``optimizer_weights/<weight name>``, in the order Keras loads them.
+    """
+
+    format = "legacy_h5_model"
+    weights_root = "model_weights"
+    has_optimizer = True
+
+
+class LegacyH5WeightsStore(_LegacyH5Store):
+    """A legacy weights-only ``.h5`` (tf_keras ``save_weights("x.h5")``): ``layer_names`` on the
+    root; keys ``<layer>/<weight name>`` in the order Keras loads them."""
+
+    format = "legacy_h5_weights"
+
+
+class _KerasModelStore(H5Store):
+    """Shared by ``.keras`` archives and their ``zipped=False`` directories."""
+
+    format = "keras_archive"
+
+    def _init_weights(self, h5: Any) -> None:
+        self._add_file(h5)
+        self._keys = _h5layout.sort_keys(self._entries)
+
+    def _parse_config(self, raw: bytes, what: str) -> dict[str, Any]:
+        config = _h5layout.parse_json(raw, self.path, what)
+        if not isinstance(config, dict):
+            raise CorruptFileError(f"{self.path}: {what} is JSON but not an object")
+        return config
+
+    @property
+    def config(self) -> dict[str, Any]:
+        """The parsed ``config.json``."""
+        return self._config
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """The parsed ``metadata.json`` (``keras_version``, ``date_saved``; ``{}`` if absent)."""
+        return dict(self._metadata)
+
+    @property
+    def assets(self) -> list[str]:
+        """Asset files, relative to ``assets/`` (``layers/text_vectorization/vocabulary.txt``)."""
+        return list(self._assets)
+
+    def read_asset(self, name: str) -> bytes:
+        """The bytes of an asset (``name`` as in :attr:`assets`, ``assets/`` prefix optional).
+
+        Raises:
+            KeyError: No such asset.
+        """
+        raise NotImplementedError  # pragma: no cover - overridden
+
+    def _asset_name(self, name: str) -> str:
+        self._check_open()
+        rel = name[len("assets/") :] if name.startswith("assets/") else name
+        if rel not in self._assets:
+            raise KeyError(f"{self.path}: key {'assets/' + rel!r}: not found")
+        return rel
+
+
+class KerasArchiveStore(_KerasModelStore):
+    """A Keras 3 ``.keras`` archive: ``config.json`` (:attr:`config`), ``metadata.json``
+    (:attr:`metadata`), assets, and the weights of ``model.weights.h5``.
+
+    A STORED weights member (what Keras writes) is opened where it lies: no extraction, no copy;
+    its tensors are views of the archive's memory map. A DEFLATED member is inflated into memory
+    once (CRC checked). With ``verify``, the CRC-32 of a STORED weights member is checked the
+    first time a tensor is read.
+
+    Args:
+        path: The archive.
+        verify: Check the weights member's CRC before handing out tensors.
+        archive: An already opened ``_core.KerasArchive`` of it.
+    """
+
+    def __init__(self, path: PathLike, verify: bool = True, archive: Any = None) -> None:
+        from kerasave import _core
+
+        super().__init__(path)
+        self.archive = archive if archive is not None else _core.KerasArchive(os.fspath(path))
+        names = self.archive.names()
+        if "config.json" not in names:
+            raise CorruptFileError(
+                f"{self.path}: key 'config.json': no such member (not a Keras archive)"
+            )
+        self._config = self._parse_config(self.archive.read("config.json"), "member 'config.json'")
+        self._metadata: dict[str, Any] = {}
+        if "metadata.json" in names:
+            meta = _h5layout.parse_json(
+                self.archive.read("metadata.json"), self.path, "member 'metadata.json'"
+            )
+            if not isinstance(meta, dict):
+                raise CorruptFileError(
+                    f"{self.path}: member 'metadata.json' is JSON but not an object"
+                )
+            self._metadata = meta
+        if WEIGHTS_MEMBER not in names:
+            if NPZ_WEIGHTS_MEMBER in names:
+                raise UnsupportedFormatError(
+                    f"{self.path}: key {NPZ_WEIGHTS_MEMBER!r}: npz weights hold pickled Python "
+                    "objects, which kerasave never loads (Keras 3 cannot load them either)"
+                )
+            raise CorruptFileError(
+                f"{self.path}: key {WEIGHTS_MEMBER!r}: no such member, the archive has no weights"
+            )
+        self._assets = [
+            n[len("assets/") :]
+            for n in names
+            if n.startswith("assets/") and not n.endswith("/")
+        ]
+        self._weights_range = self.archive.stored_range(WEIGHTS_MEMBER)
+        self._crc_pending = verify and self._weights_range is not None
+        self._init_weights(_core.H5File.open_member(self.archive, WEIGHTS_MEMBER))
+
+    def _before_read(self) -> None:
+        if self._crc_pending:
+            self.archive.verify(WEIGHTS_MEMBER)
+            self._crc_pending = False
+
+    @property
+    def members(self) -> list[tuple[str, str, int, int, int]]:
+        """``(name, method, data_offset, size, compressed_size)`` of every member, in order."""
+        return self.archive.members()
+
+    @property
+    def weights_in_place(self) -> bool:
+        """Whether the weights are read in place (a STORED member), not from an inflated copy."""
+        return self._weights_range is not None
+
+    @property
+    def weights_range(self) -> Optional[tuple[int, int]]:
+        """``(offset, length)`` of the STORED weights member in the archive, else None."""
+        return self._weights_range
+
+    def read_asset(self, name: str) -> bytes:
+        rel = self._asset_name(name)
+        return self.archive.read("assets/" + rel)
+
+    def verify(self) -> None:
+        """Checks every member's CRC-32, then reads every tensor.
+
+        Raises:
+            CorruptFileError: Something does not check out.
+        """
+        self._check_open()
+        self.archive.verify_all()
+        self._crc_pending = False
+        super().verify()
+
+
+class KerasDirectoryStore(_KerasModelStore):
+    """The unzipped form of a ``.keras`` archive (``model.save(path, zipped=False)``): a
+    directory with ``config.json``, ``metadata.json``, ``model.weights.h5`` and ``assets/``.
+    ``format`` is ``"keras_archive"``; :attr:`is_directory` tells them apart.
+
+    Args:
+        path: The directory.
+    """
+
+    is_directory = True
+
+    def __init__(self, path: PathLike) -> None:
+        from kerasave import _core
+
+        super().__init__(path)
+        root = Path(self.path)
+        self._config = self._parse_config(self._read(root / "config.json"), "file 'config.json'")
+        self._metadata = {}
+        if (root / "metadata.json").is_file():
+            meta = _h5layout.parse_json(
+                self._read(root / "metadata.json"), self.path, "file 'metadata.json'"
+            )
+            if not isinstance(meta, dict):
+                raise CorruptFileError(f"{self.path}: file 'metadata.json' is JSON but not an object")
+            self._metadata = meta
+        assets_dir = root / "assets"
+        self._assets_dir = assets_dir
+        self._assets = []
+        if assets_dir.is_dir() and not assets_dir.is_symlink():
+            for dirpath, dirnames, filenames in os.walk(assets_dir, followlinks=False):
+                dirnames.sort()
+                for name in sorted(filenames):
+                    full = Path(dirpath) / name
+                    if full.is_file() and not full.is_symlink():
+                        self._assets.append(full.relative_to(assets_dir).as_posix())
+        self._init_weights(_core.H5File(os.fspath(root / WEIGHTS_MEMBER)))
+
+    def _read(self, file: Path) -> bytes:
+        size = file.stat().st_size
+        if size > MAX_JSON_BYTES:
+            raise CorruptFileError(f"{file}: {size} bytes is too large for a JSON file")
+        return file.read_bytes()
+
+    def read_asset(self, name: str) -> bytes:
+        rel = self._asset_name(name)
+        return (self._assets_dir / rel).read_bytes()
+
+
+class ShardedWeightsStore(H5Store):
+    """Sharded Keras weights: a ``*.weights.json`` index plus ``<stem>_NNNNN.weights.h5`` shards
+    beside it (``model.save_weights("x.weights.json", max_shard_size=...)``, keras_formats.md
+    §2.5).
+
+    Keys are the dataset paths as in a single ``.weights.h5`` (``layers/dense/vars/0``), found in
+    whichever shard holds them: first the shards the index lists for the key's group, in order,
+    then every shard, like Keras. An object's variables may span several shards.
+
+    Args:
+        path: The ``.weights.json`` index.
+    """
+
+    format = "keras_weights_sharded"
+
+    def __init__(self, path: PathLike) -> None:
+        from kerasave import _core
+
+        super().__init__(path)
+        index_path = Path(self.path)
+        size = index_path.stat().st_size
+        if size > MAX_JSON_BYTES:
+            raise CorruptFileError(f"{self.path}: {size} bytes is too large for a shard index")
+        index = _h5layout.parse_json(index_path.read_bytes(), self.path, "the shard index")
+        weight_map = index.get("weight_map") if isinstance(index, dict) else None
+        if not isinstance(weight_map, dict):
+            raise CorruptFileError(f"{self.path}: not a Keras shard index (no 'weight_map' object)")
+        meta = index.get("metadata", {})
+        if not isinstance(meta, dict):
+            raise CorruptFileError(f"{self.path}: 'metadata' of the shard index is not an object")
+        self._index_metadata = meta
+        self._weight_map: dict[str, list[str]] = {}
+        names: list[str] = []
+        for group, files in weight_map.items():
+            listed = [files] if isinstance(files, str) else files
+            if not isinstance(listed, list) or not all(isinstance(f, str) for f in listed):
+                raise CorruptFileError(
+                    f"{self.path}: key {group!r}: weight_map values are file names or lists of them"
+                )
+            for name in listed:
+                _check_shard_name(self.path, group, name)
+                if name not in names:
+                    names.append(name)
+            self._weight_map[group] = list(listed)
+        stem = index_path.name
+        stem = stem[: -len(".json")] if stem.endswith(".json") else index_path.stem
+        base = stem.replace(".weights", "")
+        first = f"{base}_{0:05d}.weights.h5"
+        if first not in names and (index_path.parent / first).is_file():
+            names.append(first)  # Keras opens shard 0 first; it may hold only empty groups
+        self._shard_names = sorted(names)
+        rows: dict[str, dict[str, tuple[Any, str, str, tuple[int, ...], bool, int]]] = {}
+        for name in self._shard_names:
+            h5 = _core.H5File(os.fspath(index_path.parent / name))
+            self._files.append(h5)
+            rows[name] = {
+                p.lstrip("/"): (h5, p, dtype_name, tuple(shape), zero_copy, nbytes)
+                for p, dtype_name, shape, zero_copy, nbytes in h5.datasets()
+            }
+        # Keras's lookup: the shards the index lists for the key's group, in order, else any.
+        for name in self._shard_names:
+            for key, entry in rows[name].items():
+                if key in self._entries:
+                    continue
+                for listed in self._weight_map.get(_h5layout.group_of(key), []):
+                    if key in rows[listed]:
+                        entry = rows[listed][key]
+                        break
+                self._entries[key] = entry
+        self._keys = _h5layout.sort_keys(self._entries)
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """The index's ``metadata`` object (``{"total_size": <bytes as a float>}``)."""
+        return dict(self._index_metadata)
+
+    @property
+    def weight_map(self) -> dict[str, list[str]]:
+        """The index's ``weight_map``: group path -> shard file names (always lists here)."""
+        return {k: list(v) for k, v in self._weight_map.items()}
+
+    @property
+    def shards(self) -> list[str]:
+        """Paths of the shard files, in index order."""
+        parent = Path(self.path).parent
+        return [os.fspath(parent / n) for n in self._shard_names]
+
+
+def _check_shard_name(index: str, group: str, name: str) -> None:
+    """A shard must be a plain file name beside the index (an index from the internet must not
+    make us open ``../../somewhere``)."""
+    if (
+        not name
+        or name in (".", "..")
+        or "/" in name
+        or "\\" in name
+        or "\0" in name
+        or os.path.isabs(name)
+    ):
+        raise CorruptFileError(
+            f"{index}: key {group!r}: shard {name!r} is not a plain file name beside the index"
+        )
+
+
+def _open_hdf5(path: str, verify: bool) -> Store:
+    """Opens an HDF5 file as the format its root says: ``model_config`` -> legacy model,
+    ``layer_names`` -> legacy weights, else Keras 3 weights."""
+    from kerasave import _core
+
+    h5 = _core.H5File(path)
+    if h5.attr("/", "model_config") is not None:
+        return LegacyH5ModelStore(path, h5)
+    if h5.string_list_attr("/", "layer_names") is not None:
+        return LegacyH5WeightsStore(path, h5)
+    if "/model_weights" in h5.groups() and (
+        h5.string_list_attr("/model_weights", "layer_names") is not None
+    ):
+        return LegacyH5ModelStore(path, h5)
+    return KerasWeightsH5Store(path, h5)
+
+
+def _open_zip(path: str, verify: bool) -> Store:
+    """A zip: a ``.keras`` archive when it has Keras's members."""
+    from kerasave import _core
+
+    archive = _core.KerasArchive(path)
+    names = set(archive.names())
+    if names & {"config.json", WEIGHTS_MEMBER, NPZ_WEIGHTS_MEMBER, "metadata.json"} or path.endswith(
+        ".keras"
+    ):
+        return KerasArchiveStore(path, verify=verify, archive=archive)
+    raise UnsupportedFormatError(
+        f"{path}: a zip archive, but not a Keras .keras archive (no config.json or "
+        f"{WEIGHTS_MEMBER})"
+    )
+
+
 # -- sniffing -----------------------------------------------------------------------------------
 
 #: A sniffer looks at a path and returns a kind name (a key of the store registry) or None.
@@ -398,6 +1046,8 @@ def _has_hdf5_signature(path: Path) -> bool:
 def _sniff_directory(path: Path) -> Optional[str]:
     if not path.is_dir():
         return None
+    if (path / "config.json").is_file() and (path / WEIGHTS_MEMBER).is_file():
+        return "keras_directory"
     if (path / "saved_model.pb").is_file() or (path / "saved_model.pbtxt").is_file():
         return "saved_model"
     if (path / "checkpoint").is_file() or any(path.glob("*.index")):
@@ -419,9 +1069,23 @@ def _sniff_magic(path: Path) -> Optional[str]:
         return "hdf5"
     if tail == SSTABLE_MAGIC:
         return "tf_checkpoint"
-    if path.name.endswith(".weights.json") and head.lstrip()[:1] == b"{":
+    if head.lstrip()[:1] == b"{" and _is_shard_index(path):
         return "keras_weights_sharded"
     return None
+
+
+def _is_shard_index(path: Path) -> bool:
+    """A JSON object with a ``weight_map`` (Keras's sharded-weights index), whatever its name;
+    a damaged ``*.weights.json`` counts too, so its store can say what is wrong."""
+    if path.name.endswith(".weights.json"):
+        return True
+    try:
+        if path.stat().st_size > MAX_JSON_BYTES:
+            return False
+        index = json.loads(path.read_bytes())
+    except (OSError, ValueError, RecursionError):
+        return False
+    return isinstance(index, dict) and isinstance(index.get("weight_map"), dict)
 
 
 @register_sniffer
@@ -443,6 +1107,22 @@ def _sniff_checkpoint_names(path: Path) -> Optional[str]:
     return None
 
 
+@register_sniffer
+def _sniff_keras_names(path: Path) -> Optional[str]:
+    # Last resort, by name: an empty or damaged file named like a Keras artifact reaches the
+    # store for its format, which says what is wrong with it (instead of "not recognised").
+    if not path.is_file():
+        return None
+    name = path.name
+    if name.endswith((".h5", ".hdf5")):
+        return "hdf5"
+    if name.endswith(".keras"):
+        return "keras_archive"
+    if name.endswith(".weights.json"):
+        return "keras_weights_sharded"
+    return None
+
+
 def sniff(path: PathLike) -> str:
     """Finds the kind of artifact at ``path`` from its bytes (and directory contents).
 
@@ -451,7 +1131,7 @@ def sniff(path: PathLike) -> str:
 
     Returns:
         A kind name such as ``"tf_checkpoint"``, ``"saved_model"``, ``"hdf5"``,
-        ``"keras_archive"`` or ``"keras_weights_sharded"``.
+        ``"keras_archive"``, ``"keras_directory"`` or ``"keras_weights_sharded"``.
 
     Raises:
         FileNotFoundError: Nothing exists at ``path`` (nor ``path.index``).
@@ -500,3 +1180,7 @@ def open(path: PathLike, verify: bool = True) -> Store:  # noqa: A001 - the publ
 
 
 register_store("tf_checkpoint", lambda path, verify: CheckpointStore(path, verify=verify))
+register_store("hdf5", _open_hdf5)
+register_store("keras_archive", _open_zip)
+register_store("keras_directory", lambda path, verify: KerasDirectoryStore(path))
+register_store("keras_weights_sharded", lambda path, verify: ShardedWeightsStore(path))

@@ -824,6 +824,7 @@ class KerasDirectoryStore(_KerasModelStore):
                     full = Path(dirpath) / name
                     if full.is_file() and not full.is_symlink():
                         self._assets.append(full.relative_to(assets_dir).as_posix())
+            self._assets.sort()
         self._init_weights(_core.H5File(os.fspath(root / WEIGHTS_MEMBER)))
 
     def _read(self, file: Path) -> bytes:

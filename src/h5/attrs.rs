@@ -373,7 +373,7 @@ pub(crate) fn read_string_elements(
         if count > 0 {
             // SAFETY: frees what the read allocated; null entries (never filled) are skipped.
             unsafe { h5t::H5Treclaim(mem.id(), space, H5P_DEFAULT, ptrs.as_mut_ptr().cast()) };
-            super::handle::stack_message(); // a failed reclaim leaves nothing we can act on
+            super::handle::clear_errors(); // a failed reclaim leaves nothing we can act on
         }
         out
     } else {

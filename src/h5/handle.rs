@@ -37,6 +37,12 @@ pub(crate) fn stack_message() -> String {
     msg
 }
 
+/// Drops whatever a tolerated failure left on the error stack (cheap; no message is built).
+pub(crate) fn clear_errors() {
+    // SAFETY: clearing the default error stack has no preconditions; callers hold the lock.
+    unsafe { H5Eclear2(H5E_DEFAULT) };
+}
+
 /// A libhdf5 failure while reading: the file is not what it claims (Corrupt).
 pub(crate) fn corrupt(what: &str) -> Error {
     Error::corrupt(format!("{what}: {}", stack_message()))

@@ -429,7 +429,7 @@ fn require_filters(dcpl: hid_t, what: &str) -> Result<()> {
         }
         // SAFETY: query on a filter id.
         if unsafe { h5z::H5Zfilter_avail(id) } <= 0 {
-            super::handle::stack_message();
+            super::handle::clear_errors();
             // SAFETY: libhdf5 NUL-terminates within `name` (zeroed, 64 bytes).
             let fname = unsafe { CStr::from_ptr(name.as_ptr()) }
                 .to_string_lossy()
@@ -617,10 +617,11 @@ impl Walker {
                 h5d::H5Dget_offset(did.id()),
             )
         };
-        super::handle::stack_message(); // H5Dget_offset fails (UNDEF) for unallocated data
         let layout = match layout {
             H5D_layout_t::H5D_CONTIGUOUS => {
                 if addr == HADDR_UNDEF {
+                    // H5Dget_offset reports unallocated storage as a failure too.
+                    super::handle::clear_errors();
                     if stored != 0 {
                         return Err(Error::corrupt(format!(
                             "{what}: {stored} bytes stored at no address"

@@ -372,7 +372,7 @@ impl H5Writer {
         let c = cstring(p)?;
         // SAFETY: valid file id and NUL-terminated path.
         if p != "/" && unsafe { h5l::H5Lexists(fid, c.as_ptr(), H5P_DEFAULT) } <= 0 {
-            stack_message();
+            super::handle::clear_errors();
             return Err(Error::InvalidArgument(format!(
                 "no group or dataset {p} to set attributes on"
             )));

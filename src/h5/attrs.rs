@@ -89,6 +89,8 @@ fn capped_bytes(n: u64, item: usize, limit: u64, what: &str) -> Result<usize> {
 
 /// Names of the attributes of an object, in name order.
 pub(crate) fn attr_names(obj: hid_t, what: &str) -> Result<Vec<String>> {
+    /// # Safety
+    /// Called by libhdf5 during the iteration below with `data` = the Vec passed to it.
     unsafe extern "C" fn collect(
         _loc: hid_t,
         name: *const c_char,

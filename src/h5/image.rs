@@ -131,10 +131,14 @@ extern "C" fn image_free(
     }
 }
 
+/// # Safety
+/// Called by libhdf5 only, with the udata registered in [`open_image`]; it is shared, not copied.
 unsafe extern "C" fn udata_copy(udata: *mut c_void) -> *mut c_void {
     udata
 }
 
+/// # Safety
+/// Called by libhdf5 only; the udata box is owned and freed by [`ImageGuard`].
 unsafe extern "C" fn udata_free(_udata: *mut c_void) -> herr_t {
     0
 }

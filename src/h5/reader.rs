@@ -685,6 +685,8 @@ const LINK_EXTERNAL: i32 = 64;
 
 /// The links of a group, in name order: (name bytes, raw link type).
 fn list_links(gid: hid_t, path: &str) -> Result<Vec<(Vec<u8>, i32)>> {
+    /// # Safety
+    /// Called by libhdf5 during the iteration below with `data` = the Vec passed to it.
     unsafe extern "C" fn collect(
         _group: hid_t,
         name: *const c_char,

@@ -243,13 +243,17 @@ impl H5Writer {
             }
             let ftype = types::canonical(dtype)?;
             let dims: Vec<hsize_t> = shape.to_vec();
+            let rank = i32::try_from(dims.len())
+                .ok()
+                .filter(|&r| r <= 32)
+                .ok_or_else(|| Error::InvalidArgument(format!("{p}: rank {} > 32", dims.len())))?;
             // SAFETY: a scalar or simple dataspace from a local dims array of len == rank.
             let space = Hid::new(
                 unsafe {
                     if dims.is_empty() {
                         h5s::H5Screate(H5S_class_t::H5S_SCALAR)
                     } else {
-                        h5s::H5Screate_simple(dims.len() as i32, dims.as_ptr(), std::ptr::null())
+                        h5s::H5Screate_simple(rank, dims.as_ptr(), std::ptr::null())
                     }
                 },
                 Kind::Dataspace,

@@ -90,7 +90,8 @@ def test_h5file_listing_and_zero_copy():
     assert f.location("layers/dense/vars/0")[1] == 48 and f.layout("layers/dense/vars/0") == (
         "contiguous")
     assert "layers/dense/vars/0" in f and "nope" not in f
-    assert [x.shape for x in f.get_many(["layers/dense/vars/0", "optimizer/vars/0"])] == [(4, 3), ()]
+    many = f.get_many(["layers/dense/vars/0", "optimizer/vars/0"])
+    assert [x.shape for x in many] == [(4, 3), ()]
     with pytest.raises(KeyError, match="nope"):
         f.get("nope")
     assert f.attrs("/vars") == {"name": "seq"}
@@ -384,7 +385,8 @@ def test_shard_names_cannot_escape(tmp_path):
     index.write_text(json.dumps({"metadata": {}, "weight_map": {"/a/vars": "../outside.h5"}}))
     with pytest.raises(ks.CorruptFileError, match="plain file name"):
         ks.open(index)
-    index.write_text(json.dumps({"metadata": {}, "weight_map": {"/a/vars": ["w_00000.weights.h5"]}}))
+    listed = {"/a/vars": ["w_00000.weights.h5"]}
+    index.write_text(json.dumps({"metadata": {}, "weight_map": listed}))
     with pytest.raises(FileNotFoundError):
         ks.open(index)
     index.write_text("{not json")

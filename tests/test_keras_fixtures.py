@@ -146,7 +146,8 @@ def check_key_order(store: ks.Store, desc: dict[str, Any]) -> None:
             for name in groups.get("/" + group, {}).get("weight_names", []):
                 order.append(f"{group}/{name}")
         if fmt == "legacy_h5_model" and "/optimizer_weights" in groups:
-            order += [f"optimizer_weights/{n}" for n in groups["/optimizer_weights"]["weight_names"]]
+            names = groups["/optimizer_weights"]["weight_names"]
+            order += [f"optimizer_weights/{n}" for n in names]
         assert keys[: len(order)] == order
         assert sorted(keys[len(order) :], key=natural_key) == keys[len(order) :]
     else:

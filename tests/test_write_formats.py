@@ -124,7 +124,8 @@ def test_weights_h5_round_trip(tmp_path):
 
 def test_weights_h5_round_trip_of_real_files(tmp_path):
     """Real Keras files written back with their own layout are equal to h5py."""
-    for src in ("k3_seq/k3_seq.weights.h5", "k3_sub/k3_sub.weights.h5", "k3_bf16/k3_bf16.weights.h5"):
+    for src in ("k3_seq/k3_seq.weights.h5", "k3_sub/k3_sub.weights.h5",
+                "k3_bf16/k3_bf16.weights.h5"):
         with ks.open(KERAS_DIR / src) as store:
             out = tmp_path / Path(src).name
             ks.save_tensors(out, dict(store.items()), format=store.format,
@@ -353,7 +354,8 @@ def test_keras_archive_round_trip_of_real_files(tmp_path):
 LEGACY_FILES = [
     "tfk_seq/tfk_seq.h5", "tfk_seq/tfk_seq_w.h5", "tfk_func/tfk_func.h5", "tfk_func/tfk_func_w.h5",
     "tfk_chunked/tfk_chunked.h5", "tfk_chunked/tfk_chunked_w.h5", "k3_chunked/k3_chunked.h5",
-    "k3_seq/k3_seq_legacy.h5", "k3_func/k3_func_legacy.h5", "tfk_legacy_adam/tfk_seq_legacy_adam.h5",
+    "k3_seq/k3_seq_legacy.h5", "k3_func/k3_func_legacy.h5",
+    "tfk_legacy_adam/tfk_seq_legacy_adam.h5",
 ]
 
 

@@ -25,13 +25,14 @@ import numpy as np
 from kerasave.errors import CorruptFileError
 
 __all__ = [
-    "LEGACY_ASCII_ATTRS",
     "STRING_LIST_ATTRS",
+    "TOP_LEVEL_GROUP",
     "decode_attrs",
     "group_of",
     "legacy_key_order",
     "legacy_names_from_keys",
     "natural_key",
+    "parse_json",
     "parse_json_attr",
     "sort_keys",
     "split_legacy_key",
@@ -39,13 +40,6 @@ __all__ = [
 
 #: Attributes Keras writes with ``save_attributes_to_hdf5_group`` (chunked when long).
 STRING_LIST_ATTRS = ("layer_names", "weight_names")
-#: Legacy attributes h5py stores as ASCII strings (Keras writes them as ``bytes``), by location:
-#: the weights root (``model_weights`` or the file root of a weights-only file) and the file root
-#: of a full model (JSON configs).
-LEGACY_ASCII_ATTRS = {
-    "weights_root": ("backend", "keras_version"),
-    "model_root": ("model_config", "training_config"),
-}
 #: The group of a legacy file that holds the model's own (non-layer) variables.
 TOP_LEVEL_GROUP = "top_level_model_weights"
 
@@ -79,7 +73,7 @@ def sort_keys(keys: Iterable[str]) -> list[str]:
 
 
 def group_of(path: str) -> str:
-    """The absolute group holding dataset ``path`` (``"layers/d/vars/0"`` -> ``"/layers/d/vars"``)."""
+    """The absolute group of dataset ``path`` (``"layers/d/vars/0"`` -> ``"/layers/d/vars"``)."""
     head = "/" + path.strip("/")
     parent = head.rsplit("/", 1)[0]
     return parent or "/"
@@ -124,11 +118,6 @@ def decode_attrs(h5: Any, object_path: str) -> dict[str, Any]:
                 value = [value]
         out[name] = value
     return out
-
-
-def string_list(h5: Any, object_path: str, name: str) -> Optional[list[str]]:
-    """A Keras string-list attribute (whole or chunked), or None when it is absent."""
-    return h5.string_list_attr(object_path, name)
 
 
 def parse_json_attr(h5: Any, object_path: str, name: str, file: str) -> Any:

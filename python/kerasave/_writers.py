@@ -26,7 +26,7 @@ format                     name               keys
 ``legacy_h5_model``        ``*.h5`` + config  ``model_weights/<layer>/<weight>``,
                                               ``optimizer_weights/<weight>``
 ``legacy_h5_weights``      ``*.h5``           ``<layer>/<weight>``
-``tf_checkpoint``          a prefix, no       checkpoint keys (see ``ks.checkpoint.save_checkpoint``)
+``tf_checkpoint``          a prefix, no       checkpoint keys (``ks.checkpoint.save_checkpoint``)
                            suffix
 ``safetensors``            ``*.safetensors``  any
 ``npz``                    ``*.npz``          any safe member name
@@ -224,7 +224,9 @@ def _numeric_items(tensors: Mapping[str, Any], fmt: str) -> list[tuple[str, np.n
             try:
                 key = key.decode("utf-8")
             except UnicodeDecodeError:
-                raise ValueError(f"key {key!r} is not UTF-8; only a TF checkpoint can hold it") from None
+                raise ValueError(
+                    f"key {key!r} is not UTF-8; only a TF checkpoint can hold it"
+                ) from None
         if not isinstance(key, str):
             raise TypeError(f"keys are str, got {type(key).__name__}")
         if hdf5 or fmt == "npz":
@@ -635,8 +637,14 @@ def _write_safetensors(
         key, arr = items[i]
         code = SAFETENSORS_CODES.get(arr.dtype.name)
         if code is None:
-            raise UnsupportedFormatError(f"{key!r}: safetensors cannot store dtype {arr.dtype.name}")
-        header[key] = {"dtype": code, "shape": list(arr.shape), "data_offsets": [offset, offset + arr.nbytes]}
+            raise UnsupportedFormatError(
+                f"{key!r}: safetensors cannot store dtype {arr.dtype.name}"
+            )
+        header[key] = {
+            "dtype": code,
+            "shape": list(arr.shape),
+            "data_offsets": [offset, offset + arr.nbytes],
+        }
         offset += arr.nbytes
     blob = json.dumps(header, separators=(",", ":")).encode("utf-8")
     blob += b" " * (-len(blob) % 8)

@@ -21,7 +21,7 @@ Formats and their keys:
 ``keras_weights_sharded``  the same paths, found across the ``<stem>_NNNNN.weights.h5`` shards
 ``keras_archive``          the same paths inside ``model.weights.h5``, read in place from the zip;
                            also ``zipped=False`` directories (``store.is_directory``)
-``legacy_h5_model``        ``model_weights/<layer>/<weight>`` (``model_weights/dense/dense/kernel:0``)
+``legacy_h5_model``        ``model_weights/<layer>/<weight>`` (``model_weights/d/d/kernel:0``)
                            and ``optimizer_weights/<weight>``, in Keras's load order
                            (``layer_names``, then each layer's ``weight_names``)
 ``legacy_h5_weights``      ``<layer>/<weight>``, in the same order
@@ -812,7 +812,9 @@ class KerasDirectoryStore(_KerasModelStore):
                 self._read(root / "metadata.json"), self.path, "file 'metadata.json'"
             )
             if not isinstance(meta, dict):
-                raise CorruptFileError(f"{self.path}: file 'metadata.json' is JSON but not an object")
+                raise CorruptFileError(
+                    f"{self.path}: file 'metadata.json' is JSON but not an object"
+                )
             self._metadata = meta
         assets_dir = root / "assets"
         self._assets_dir = assets_dir
@@ -965,9 +967,8 @@ def _open_zip(path: str, verify: bool) -> Store:
 
     archive = _core.KerasArchive(path)
     names = set(archive.names())
-    if names & {"config.json", WEIGHTS_MEMBER, NPZ_WEIGHTS_MEMBER, "metadata.json"} or path.endswith(
-        ".keras"
-    ):
+    keras_names = {"config.json", "metadata.json", WEIGHTS_MEMBER, NPZ_WEIGHTS_MEMBER}
+    if names & keras_names or path.endswith(".keras"):
         return KerasArchiveStore(path, verify=verify, archive=archive)
     raise UnsupportedFormatError(
         f"{path}: a zip archive, but not a Keras .keras archive (no config.json or "

@@ -91,9 +91,16 @@ fn nbytes_of(info: &DatasetInfo) -> u64 {
     n.saturating_mul(info.dtype.item_size().unwrap_or(0) as u64)
 }
 
-/// An attribute value as Python sees it: str, list[str], int64/float64 arrays, bytes.
-fn attr_to_py<'py>(py: Python<'py>, value: AttrValue) -> PyResult<Bound<'py, PyAny>> {
+/// Keras's string-list attributes; stored as an empty float64 array when the list is empty.
+const STRING_LIST_ATTRS: [&str; 2] = ["layer_names", "weight_names"];
+
+/// An attribute value as Python sees it: str, list[str], int64/float64 arrays, bytes; Keras's
+/// empty `weight_names`/`layer_names` (an empty float64 array) is `[]`.
+fn attr_to_py<'py>(py: Python<'py>, name: &str, value: AttrValue) -> PyResult<Bound<'py, PyAny>> {
     Ok(match value {
+        AttrValue::Float(v) if v.is_empty() && STRING_LIST_ATTRS.contains(&name) => {
+            PyList::empty(py).into_any()
+        }
         AttrValue::String(s) => PyString::new(py, &s).into_any(),
         AttrValue::Strings(v) => PyList::new(py, v)?.into_any(),
         AttrValue::Int(v) => PyArray1::from_vec(py, v).into_any(),
@@ -447,15 +454,16 @@ impl PyH5File {
     }
 
     /// Every attribute of the group or dataset at `object_path` as a dict: strings are `str`,
-    /// string arrays `list[str]`, numbers 1-D int64/float64 arrays (Keras's empty `weight_names`
-    /// is an empty float64 array), anything else `bytes`. Chunked lists stay chunked here (see
-    /// `string_list_attr`).
+    /// string arrays `list[str]`, numbers 1-D int64/float64 arrays (but Keras's empty
+    /// `weight_names`/`layer_names`, an empty float64 array, is `[]`), anything else `bytes`.
+    /// Chunked lists stay chunked here (see `string_list_attr`).
     fn attrs<'py>(&self, py: Python<'py>, object_path: &str) -> PyResult<Bound<'py, PyDict>> {
         let file = &self.inner;
         let attrs = py.detach(|| file.attrs(object_path))?;
         let out = PyDict::new(py);
         for (name, value) in attrs {
-            out.set_item(name, attr_to_py(py, value)?)?;
+            let value = attr_to_py(py, &name, value)?;
+            out.set_item(name, value)?;
         }
         Ok(out)
     }
@@ -469,7 +477,7 @@ impl PyH5File {
     ) -> PyResult<Option<Bound<'py, PyAny>>> {
         let file = &self.inner;
         let value = py.detach(|| file.attr(object_path, name))?;
-        value.map(|v| attr_to_py(py, v)).transpose()
+        value.map(|v| attr_to_py(py, name, v)).transpose()
     }
 
     /// Keras's chunked string list: attribute `name`, else `name0`, `name1`, ... concatenated;

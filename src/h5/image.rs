@@ -53,6 +53,15 @@ pub(crate) struct ImageGuard {
     _image: Box<Image>,
 }
 
+/// An open file image: the file id and the callbacks' data, in drop order. Fields drop in
+/// declaration order, so the id is closed (libhdf5 calls `image_free` with the udata) before
+/// the udata box is freed, on every path, including early returns of the caller.
+#[derive(Debug)]
+pub(crate) struct ImageFile {
+    pub(crate) fid: Hid,
+    _guard: ImageGuard,
+}
+
 // SAFETY: the raw pointer inside is only compared, never dereferenced by us; libhdf5 reads
 // through it under the global lock while the owner (H5File) keeps the map alive.
 unsafe impl Send for ImageGuard {}
@@ -146,9 +155,8 @@ unsafe extern "C" fn udata_free(_udata: *mut c_void) -> herr_t {
 /// Opens `bytes` read-only as an HDF5 file without copying them.
 ///
 /// # Safety
-/// `bytes` must stay valid and unchanged until the returned file id is closed *and* the returned
-/// guard is dropped (drop the id first). The returned id must be closed before `bytes` goes.
-pub(crate) unsafe fn open_image(bytes: &[u8]) -> Result<(Hid, ImageGuard)> {
+/// `bytes` must stay valid and unchanged until the returned [`ImageFile`] is dropped.
+pub(crate) unsafe fn open_image(bytes: &[u8]) -> Result<ImageFile> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     if bytes.is_empty() {
         return Err(Error::corrupt("empty file: not an HDF5 file"));
@@ -213,5 +221,8 @@ pub(crate) unsafe fn open_image(bytes: &[u8]) -> Result<(Hid, ImageGuard)> {
         drop(fapl);
         Ok::<Hid, Error>(fid)
     })?;
-    Ok((fid, ImageGuard { _image: image }))
+    Ok(ImageFile {
+        fid,
+        _guard: ImageGuard { _image: image },
+    })
 }

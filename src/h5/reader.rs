@@ -17,7 +17,7 @@ use hdf5_metno_sys::h5z;
 
 use super::attrs::{self, dataspace_shape, element_count};
 use super::handle::{check, corrupt, cstring, locked, Hid, Kind};
-use super::image::{open_image, ImageGuard};
+use super::image::{open_image, ImageFile};
 use super::types::{self, Class};
 use super::{check_expansion, join, normalize_path, AttrValue, DatasetInfo, Layout};
 use crate::error::{Error, Location, Result};
@@ -42,8 +42,7 @@ struct Entry {
 pub struct H5File {
     // Field order is drop order: the file id is closed (STRONG: everything in it) before the
     // image callbacks' data goes, and both before the map.
-    fid: Hid,
-    _image: ImageGuard,
+    h5: ImageFile,
     file: MappedFile,
     base: u64,
     len: u64,
@@ -75,9 +74,10 @@ impl H5File {
             return Err(Error::corrupt("empty file: not an HDF5 file"));
         }
         // SAFETY: `bytes` lies in the map that `file` shares (Arc<Mmap>: its address does not
-        // change when `file` moves). The returned H5File owns `file` and declares `fid` and the
-        // guard before it, so the id is closed and the guard dropped before the map can go.
-        let (fid, image) = unsafe { open_image(bytes)? };
+        // change when `file` moves). `h5` (the id, then the callbacks' data: ImageFile's field
+        // order) is dropped before `file` on every path: an early return drops locals before
+        // parameters, and H5File declares `h5` before `file`.
+        let h5 = unsafe { open_image(bytes)? };
         let mut walker = Walker {
             limit: len,
             base,
@@ -85,7 +85,7 @@ impl H5File {
             datasets: Vec::new(),
             visited: HashSet::new(),
         };
-        locked(|| walker.walk_root(fid.id()))?;
+        locked(|| walker.walk_root(h5.fid.id()))?;
         let index = walker
             .datasets
             .iter()
@@ -94,8 +94,7 @@ impl H5File {
             .collect();
         let group_set = walker.groups.iter().cloned().collect();
         Ok(H5File {
-            fid,
-            _image: image,
+            h5,
             file,
             base,
             len,
@@ -201,7 +200,7 @@ impl H5File {
         let c = cstring(what)?;
         // SAFETY: valid file id, NUL-terminated path (validated at open: hard links only).
         let did = Hid::new(
-            unsafe { h5d::H5Dopen2(self.fid.id(), c.as_ptr(), H5P_DEFAULT) },
+            unsafe { h5d::H5Dopen2(self.h5.fid.id(), c.as_ptr(), H5P_DEFAULT) },
             Kind::Dataset,
             what,
         )?;
@@ -368,7 +367,7 @@ impl H5File {
         let c = cstring(p)?;
         // SAFETY: valid file id; the path was seen in the walk (hard links only).
         Hid::new(
-            unsafe { h5o::H5Oopen(self.fid.id(), c.as_ptr(), H5P_DEFAULT) },
+            unsafe { h5o::H5Oopen(self.h5.fid.id(), c.as_ptr(), H5P_DEFAULT) },
             Kind::Object,
             p,
         )

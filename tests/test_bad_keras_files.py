@@ -1,4 +1,4 @@
-"""Every malformed HDF5 / ``.keras`` file under ``tests/data/bad_keras/`` gives its exact, typed error.
+"""Every malformed HDF5 / ``.keras`` file in ``tests/data/bad_keras/`` gives its exact, typed error.
 
 The files come from ``tests/data/make_bad_keras_files.py`` (numpy/h5py/zlib/struct, no kerasave).
 Each folder is a case holding the file a user would open (``x.keras``, ``x.weights.h5`` or

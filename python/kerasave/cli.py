@@ -2,24 +2,34 @@
 
 ::
 
-    kerasave inspect PATH [--json]   format, metadata, tensor table, object graph summary
+    kerasave inspect PATH [--json]   format, config summary, metadata, tensor table, object graph
     kerasave verify PATH             every checksum and structural rule; exit 0 = sound
+    kerasave convert SRC DST [--format F] [--max-shard-size BYTES]
+                                     tensors from any readable artifact into a TF checkpoint,
+                                     .weights.h5, sharded .weights.json, .safetensors or .npz
+    kerasave diff A B                tensors that differ, by key; exit 0 = equal, 1 = different
     kerasave demo                    a tour on the bundled sample checkpoint
-    kerasave convert SRC DST         (not implemented yet)
-    kerasave diff A B                (not implemented yet)
 
-Exit codes: 0 success, 1 the file is corrupt, 2 usage error, missing file or unsupported format.
+PATH / SRC / A / B: anything ``ks.open`` reads (``.keras``, ``.weights.h5``, ``.weights.json``,
+legacy ``.h5``, TF checkpoints, SavedModels) and also ``.safetensors`` and ``.npz`` files.
+
+Exit codes: 0 success (diff: equal), 1 the file is corrupt (diff: the tensors differ), 2 usage
+error, missing file or unsupported format.
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
+import mmap
 import os
 import shutil
+import struct
 import sys
 import tempfile
 import time
+import zipfile
 from pathlib import Path
 from typing import Any, Optional, Sequence, TextIO
 
@@ -28,12 +38,15 @@ import numpy as np
 import kerasave
 from kerasave._progress import Progress, human_bytes, run_with_spinner
 from kerasave.errors import CorruptFileError, KerasaveError, UnsupportedFormatError
+from kerasave.storage import Store
 
 __all__ = ["main"]
 
 EXIT_OK = 0
 EXIT_CORRUPT = 1
 EXIT_USAGE = 2
+#: ``diff``: the artifacts differ (1, like ``diff(1)`` and ``cmp``).
+EXIT_DIFFERENT = 1
 
 #: Where the bundled sample lives (filled by the fixtures script).
 DEMO_DIR = Path(__file__).parent / "data" / "demo"
@@ -48,6 +61,669 @@ def _key_text(key: Any) -> str:
 
 def _shape_text(shape: Sequence[int]) -> str:
     return "[" + ",".join(str(d) for d in shape) + "]"
+
+
+# -- tensor files that ks.open does not cover: safetensors and .npz --------------------------------
+
+#: safetensors dtype names <-> numpy / ml_dtypes names (https://github.com/huggingface/safetensors).
+SAFETENSORS_DTYPES = {
+    "BOOL": "bool", "U8": "uint8", "I8": "int8", "U16": "uint16", "I16": "int16",
+    "U32": "uint32", "I32": "int32", "U64": "uint64", "I64": "int64", "F16": "float16",
+    "F32": "float32", "F64": "float64", "C64": "complex64", "BF16": "bfloat16",
+    "F8_E5M2": "float8_e5m2", "F8_E4M3": "float8_e4m3fn",
+}
+_NUMPY_TO_SAFETENSORS = {v: k for k, v in SAFETENSORS_DTYPES.items()}
+#: Largest safetensors JSON header read (the reference implementation's limit).
+SAFETENSORS_MAX_HEADER = 100 << 20
+#: Metadata keys kerasave writes into a .safetensors header (values are strings).
+ST_SOURCE_FORMAT = "kerasave.source_format"
+ST_OBJECT_GRAPH = "kerasave.object_graph"  # base64 of a TF checkpoint's serialized object graph
+OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
+#: A zip member of an .npz may expand at most this much (Keras's rule for .keras members) ...
+NPZ_MAX_RATIO = 100
+#: ... unless it is at most this big.
+NPZ_RATIO_FLOOR = 256 << 20
+
+
+def _np_dtype(name: str) -> np.dtype:
+    """numpy dtype by name, ml_dtypes ones included (bfloat16, float8_*)."""
+    try:
+        return np.dtype(name)
+    except TypeError:
+        import ml_dtypes
+
+        return np.dtype(getattr(ml_dtypes, name))
+
+
+class SafetensorsStore(Store):
+    """A ``.safetensors`` file: 8-byte little-endian header length, JSON header, raw data.
+
+    Tensors are read-only zero-copy views of a memory map. Everything is checked on open (header
+    size, JSON, dtypes, shapes, offsets inside the data, sizes = elements x itemsize), so reads
+    cannot leave the file; :meth:`verify` also insists on the reference layout (no gaps, no
+    overlaps).
+    """
+
+    format = "safetensors"
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        with open(path, "rb") as f:
+            size = os.fstat(f.fileno()).st_size
+            self._map = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+        buf = memoryview(self._map)
+        if size < 8:
+            raise CorruptFileError(f"{path}: {size} bytes is too short for a safetensors file")
+        (n,) = struct.unpack("<Q", buf[:8])
+        if n > SAFETENSORS_MAX_HEADER or 8 + n > size:
+            raise CorruptFileError(
+                f"{path}: safetensors header of {n} bytes does not fit in the {size}-byte file"
+            )
+        try:
+            header = json.loads(bytes(buf[8 : 8 + n]).decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as e:
+            raise CorruptFileError(f"{path}: safetensors header is not JSON: {e}") from None
+        if not isinstance(header, dict):
+            raise CorruptFileError(f"{path}: safetensors header is not a JSON object")
+        self._start = 8 + n
+        data_len = size - self._start
+        meta = header.pop("__metadata__", None) or {}
+        if not isinstance(meta, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in meta.items()
+        ):
+            raise CorruptFileError(f"{path}: safetensors __metadata__ is not a str -> str map")
+        self._meta: dict[str, str] = meta
+        self._entries: dict[str, tuple[np.dtype, tuple[int, ...], int, int]] = {}
+        for key, info in header.items():
+            where = f"{path}: tensor {key!r}"
+            if not isinstance(info, dict):
+                raise CorruptFileError(f"{where}: entry is not an object")
+            dtype_name = SAFETENSORS_DTYPES.get(info.get("dtype"))  # type: ignore[arg-type]
+            if dtype_name is None:
+                raise UnsupportedFormatError(f"{where}: dtype {info.get('dtype')!r} not supported")
+            shape, offsets = info.get("shape"), info.get("data_offsets")
+            if not isinstance(shape, list) or not all(
+                type(d) is int and d >= 0 for d in shape
+            ):
+                raise CorruptFileError(f"{where}: bad shape {shape!r}")
+            if (
+                not isinstance(offsets, list)
+                or len(offsets) != 2
+                or not all(type(o) is int for o in offsets)
+                or not 0 <= offsets[0] <= offsets[1] <= data_len
+            ):
+                raise CorruptFileError(
+                    f"{where}: data_offsets {offsets!r} outside the {data_len}-byte data buffer"
+                )
+            dtype = _np_dtype(dtype_name)
+            want = int(np.prod(shape, dtype=object)) * dtype.itemsize
+            if offsets[1] - offsets[0] != want:
+                raise CorruptFileError(
+                    f"{where}: shape {shape} of {dtype_name} needs {want} bytes but "
+                    f"data_offsets {offsets} hold {offsets[1] - offsets[0]}"
+                )
+            self._entries[key] = (dtype, tuple(shape), offsets[0], offsets[1])
+        # File order (data offsets): the order the tensors were written in.
+        self._keys = sorted(self._entries, key=lambda k: (*self._entries[k][2:], k))
+
+    def keys(self) -> list[Any]:
+        return list(self._keys)
+
+    def _entry(self, key: Any) -> tuple[np.dtype, tuple[int, ...], int, int]:
+        try:
+            return self._entries[key]
+        except (KeyError, TypeError):
+            raise KeyError(f"{key!r} not found in {self.path}") from None
+
+    def get(self, key: Any, copy: bool = False) -> np.ndarray:
+        self._check_open()
+        dtype, shape, begin, end = self._entry(key)
+        if begin == end:
+            arr = np.zeros(shape, dtype)
+        else:
+            arr = np.frombuffer(self._map, dtype, count=(end - begin) // dtype.itemsize,
+                                offset=self._start + begin).reshape(shape)
+        if copy:
+            return arr.copy()
+        arr.flags.writeable = False
+        return arr
+
+    def shape(self, key: Any) -> tuple[int, ...]:
+        return self._entry(key)[1]
+
+    def dtype(self, key: Any) -> np.dtype:
+        return self._entry(key)[0]
+
+    def verify(self) -> None:
+        """Checks the layout the reference writer guarantees: tensors tile the data exactly."""
+        end = 0
+        for key in self._keys:
+            _, _, b, e = self._entries[key]
+            if b != end:
+                what = "overlaps the previous tensor" if b < end else f"leaves a gap at {end}"
+                raise CorruptFileError(f"{self.path}: tensor {key!r} at {b} {what}")
+            end = e
+        data_len = len(self._map) - self._start
+        if end != data_len:
+            raise CorruptFileError(
+                f"{self.path}: tensors end at {end} but the data buffer has {data_len} bytes"
+            )
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return {"format": self.format, **self._meta}
+
+    def object_graph_bytes(self) -> Optional[bytes]:
+        """The TF object graph kerasave stored when converting a checkpoint, if any."""
+        raw = self._meta.get(ST_OBJECT_GRAPH)
+        return None if raw is None else base64.b64decode(raw)
+
+    def _close(self) -> None:
+        # Arrays handed out keep the map alive through their base (buffer protocol).
+        self._map = b""  # type: ignore[assignment]
+
+
+class NpzStore(Store):
+    """A numpy ``.npz``: keys are the member names without ``.npy``. Pickled members are refused.
+
+    The zip is checked before numpy reads anything: stored/deflated members only, no member
+    expanding more than 100x beyond 256 MiB (a bomb), and each ``.npy`` header's shape x itemsize
+    must match the member's size.
+    """
+
+    format = "npz"
+
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        try:
+            self._zip = zipfile.ZipFile(path)
+        except (zipfile.BadZipFile, EOFError, ValueError) as e:
+            raise CorruptFileError(f"{path}: not a valid .npz (zip): {e}") from None
+        self._entries: dict[str, tuple[zipfile.ZipInfo, np.dtype, tuple[int, ...], bool]] = {}
+        for info in self._zip.infolist():
+            name = info.filename
+            where = f"{path}: member {name!r}"
+            if info.is_dir():
+                continue
+            if not name.endswith(".npy"):
+                raise UnsupportedFormatError(f"{where} is not a .npy array")
+            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+                raise UnsupportedFormatError(f"{where}: compression method {info.compress_type}")
+            if info.file_size > max(NPZ_RATIO_FLOOR, NPZ_MAX_RATIO * info.compress_size):
+                raise CorruptFileError(
+                    f"{where} declares {info.file_size} bytes from {info.compress_size} "
+                    "compressed (a zip bomb)"
+                )
+            key = name[: -len(".npy")]
+            if key in self._entries:
+                raise CorruptFileError(f"{where} appears twice")
+            try:
+                with self._zip.open(info) as f:
+                    version = np.lib.format.read_magic(f)
+                    if version == (1, 0):
+                        read_header = np.lib.format.read_array_header_1_0
+                    elif version == (2, 0):
+                        read_header = np.lib.format.read_array_header_2_0
+                    else:
+                        raise ValueError(f".npy format version {version} is not supported")
+                    shape, fortran, dtype = read_header(f, max_header_size=10000)
+                    header_len = f.tell()
+            except (ValueError, zipfile.BadZipFile, EOFError, OSError) as e:
+                raise CorruptFileError(f"{where}: bad .npy header: {e}") from None
+            if dtype.hasobject:
+                raise UnsupportedFormatError(f"{where} holds Python objects (pickle); refused")
+            want = int(np.prod(shape, dtype=object)) * dtype.itemsize
+            if info.file_size - header_len != want:
+                raise CorruptFileError(
+                    f"{where}: shape {list(shape)} of {dtype} needs {want} bytes but the member "
+                    f"holds {info.file_size - header_len}"
+                )
+            self._entries[key] = (info, dtype, tuple(shape), fortran)
+        self._keys = list(self._entries)
+
+    def keys(self) -> list[Any]:
+        return list(self._keys)
+
+    def _entry(self, key: Any):
+        try:
+            return self._entries[key]
+        except (KeyError, TypeError):
+            raise KeyError(f"{key!r} not found in {self.path}") from None
+
+    def get(self, key: Any, copy: bool = False) -> np.ndarray:
+        self._check_open()
+        info = self._entry(key)[0]
+        try:
+            with self._zip.open(info) as f:
+                arr = np.lib.format.read_array(f, allow_pickle=False)
+        except (ValueError, zipfile.BadZipFile, EOFError, OSError) as e:
+            raise CorruptFileError(f"{self.path}: member {info.filename!r}: {e}") from None
+        if not copy:
+            arr.flags.writeable = False
+        return arr
+
+    def shape(self, key: Any) -> tuple[int, ...]:
+        return self._entry(key)[2]
+
+    def dtype(self, key: Any) -> np.dtype:
+        return self._entry(key)[1]
+
+    def verify(self) -> None:
+        """Reads every member (zipfile checks each CRC-32)."""
+        for key in self._keys:
+            self.get(key)
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        return {"format": self.format, "members": len(self._keys)}
+
+    def _close(self) -> None:
+        self._zip.close()
+
+
+def _is_safetensors(path: Path) -> bool:
+    if path.name.endswith(".safetensors"):
+        return True
+    try:
+        with path.open("rb") as f:
+            head = f.read(9)
+    except OSError:
+        return False
+    return len(head) == 9 and head[8:9] == b"{" and struct.unpack("<Q", head[:8])[0] < (1 << 32)
+
+
+def open_any(path: str, verify: bool = True) -> Store:
+    """``ks.open`` plus ``.safetensors`` and ``.npz`` files.
+
+    Args:
+        path: Any artifact ``ks.open`` reads, or a safetensors / npz file.
+        verify: Passed to ``ks.open``.
+
+    Returns:
+        An open store.
+    """
+    p = Path(path)
+    if p.is_file():
+        if p.name.endswith(".npz"):
+            return NpzStore(path)
+        if _is_safetensors(p):
+            return SafetensorsStore(path)
+    return kerasave.open(path, verify=verify)
+
+
+def _ordered_keys(store: Store) -> list[Any]:
+    """The store's keys in file order where known (TF: data offsets), else as listed."""
+    keys = store.keys()
+    reader = getattr(store, "reader", None)
+    if store.format == "tf_checkpoint" and reader is not None and hasattr(reader, "location"):
+        return sorted(keys, key=lambda k: reader.location(k)[:2])
+    return keys
+
+
+# -- config summary --------------------------------------------------------------------------
+
+
+def _config_summary(config: Any) -> Optional[dict[str, Any]]:
+    """``{"class_name", "name", "layers"}`` of a model config (``layers`` None when the config
+    does not list them, as for subclassed models)."""
+    if not isinstance(config, dict):
+        return None
+    inner = config.get("config")
+    inner = inner if isinstance(inner, dict) else {}
+    layers = inner.get("layers")
+    return {
+        "class_name": config.get("class_name"),
+        "name": inner.get("name"),
+        "layers": len(layers) if isinstance(layers, list) else None,
+    }
+
+
+def _config_text(summary: dict[str, Any]) -> str:
+    text = str(summary["class_name"])
+    if summary.get("name"):
+        text += f" {summary['name']!r}"
+    if summary.get("layers") is not None:
+        n = summary["layers"]
+        text += f", {n} layer{'s' if n != 1 else ''}"
+    return text
+
+
+# -- convert ---------------------------------------------------------------------------------
+
+#: What ``convert`` writes. ``.keras`` archives, legacy ``.h5`` files and SavedModels hold a model
+#: and are only read: a tensor-level conversion has no model to put in them.
+WRITE_FORMATS = ("tf_checkpoint", "keras_weights_h5", "keras_weights_sharded", "safetensors",
+                 "npz")
+
+
+class UsageError(Exception):
+    """A command line that cannot be carried out as given (exit code 2)."""
+
+
+def _dest_format(dst: str, explicit: Optional[str]) -> str:
+    if explicit is not None:
+        return explicit
+    name = Path(dst).name
+    if name.endswith(".safetensors"):
+        return "safetensors"
+    if name.endswith(".npz"):
+        return "npz"
+    if name.endswith(".weights.h5"):
+        return "keras_weights_h5"
+    if name.endswith(".weights.json"):
+        return "keras_weights_sharded"
+    if name.endswith(".keras"):
+        raise UsageError(
+            f"{dst}: convert writes tensors, and a .keras archive needs a model; write "
+            ".weights.h5, .weights.json, .safetensors, .npz or a checkpoint prefix instead"
+        )
+    if name.endswith((".h5", ".hdf5")):
+        raise UsageError(
+            f"{dst}: legacy .h5 files are only read by convert; name the output *.weights.h5 "
+            "for Keras's weights format"
+        )
+    return "tf_checkpoint"
+
+
+def _identity(path: Path) -> Optional[tuple[int, int]]:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_dev, st.st_ino)
+
+
+def _files_of(path: Path) -> set[tuple[int, int]]:
+    """Identities of the files at ``path``: the file, or everything under a directory."""
+    if path.is_dir():
+        found = (p for p in path.rglob("*") if p.is_file())
+    else:
+        found = iter([path])
+    return {i for i in map(_identity, found) if i is not None}
+
+
+def _source_files(store: Store, src: str) -> set[tuple[int, int]]:
+    ids = _files_of(Path(src))
+    prefix = getattr(store, "prefix", None) if store.format == "tf_checkpoint" else None
+    if prefix:
+        p = Path(prefix)
+        ids |= _files_of(p.with_name(p.name + ".index"))
+        for data in p.parent.glob(p.name + ".data-*"):
+            ids |= _files_of(data)
+    for shard in getattr(store, "shards", None) or []:  # sharded .weights.json
+        ids |= _files_of(Path(shard))
+    return ids
+
+
+def _dest_files(fmt: str, dst: str) -> list[Path]:
+    """Every file the writer may replace (existing ones matter)."""
+    p = Path(dst)
+    if fmt == "tf_checkpoint":
+        return [p.with_name(p.name + ".index"), *p.parent.glob(p.name + ".data-*")]
+    if fmt == "keras_weights_sharded":
+        stem = p.name[: -len(".weights.json")] if p.name.endswith(".weights.json") else p.stem
+        return [p, *p.parent.glob(stem + "_*.weights.h5")]
+    return [p]
+
+
+def _raw_bytes(arr: np.ndarray) -> np.ndarray:
+    """The array's elements as a flat little-endian C-order uint8 array (no copy when possible)."""
+    if arr.dtype.byteorder == ">":
+        arr = arr.astype(arr.dtype.newbyteorder("<"))
+    return np.ascontiguousarray(arr).reshape(-1).view(np.uint8)
+
+
+def _text_key(key: Any) -> str:
+    if isinstance(key, bytes):
+        try:
+            return key.decode("utf-8")
+        except UnicodeDecodeError:
+            raise UnsupportedFormatError(
+                f"key {_key_text(key)!r} is not UTF-8; only a TF checkpoint can hold it"
+            ) from None
+    return key
+
+
+def _note(message: str) -> None:
+    sys.stderr.write(f"kerasave: note: {message}\n")
+
+
+def _graph_order(keys: list[Any], graph: bytes) -> list[Any]:
+    """``keys`` in the order TF writes a checkpoint's data: the object graph's attributes in node
+    order (so a converted checkpoint can come back byte for byte); keys the graph does not list
+    (or only lists by prefix, as multi-tensor saveables) keep their order after their prefix."""
+    from kerasave.checkpoint import ObjectGraph
+
+    rank: dict[str, int] = {}
+    for _, attribute in ObjectGraph.from_bytes(graph).attributes():
+        rank.setdefault(attribute.checkpoint_key, len(rank))
+
+    def position(key: Any) -> int:
+        text = _key_text(key)
+        if text in rank:
+            return rank[text]
+        prefixes = [rank[k] for k in rank if text.startswith(k)]
+        return min(prefixes) if prefixes else len(rank)
+
+    return sorted(keys, key=position)
+
+
+def convert(src: str, dst: str, fmt: Optional[str] = None, *,
+            max_shard_size: Optional[int] = None, progress: bool = True) -> dict[str, Any]:
+    """Copies every tensor of ``src`` into a new file ``dst``, keeping the native keys.
+
+    TF checkpoint -> safetensors keeps the object graph (base64 in ``__metadata__``), and
+    safetensors -> TF checkpoint puts it back and writes the data in the graph's order, so the
+    round trip gives TensorFlow's bytes back. String tensors only fit in a TF checkpoint; other
+    formats leave them out with a note.
+
+    Args:
+        src: Anything :func:`open_any` reads.
+        dst: The output path (a prefix for a TF checkpoint).
+        fmt: One of :data:`WRITE_FORMATS`; default from ``dst``'s name (anything without a known
+            suffix is a checkpoint prefix).
+        max_shard_size: Bytes per shard (TF checkpoints, sharded ``.weights.json``).
+        progress: Show progress on a terminal.
+
+    Returns:
+        ``{"source_format", "format", "path", "tensors", "bytes", "skipped"}``.
+
+    Raises:
+        UsageError: ``dst`` would overwrite ``src``, or cannot be written in this format.
+        UnsupportedFormatError: A key or dtype the output format cannot hold.
+    """
+    import warnings
+
+    fmt = _dest_format(dst, fmt)
+    if fmt not in WRITE_FORMATS:
+        raise UsageError(f"cannot write format {fmt!r}; choose one of {', '.join(WRITE_FORMATS)}")
+    if fmt == "tf_checkpoint" and dst.endswith(".index"):
+        dst = dst[: -len(".index")]
+    if Path(dst).is_dir():
+        raise UsageError(f"{dst} is a directory; give a file name (a prefix such as {dst}/ckpt "
+                         "for a checkpoint)")
+    if max_shard_size is not None and fmt not in ("tf_checkpoint", "keras_weights_sharded"):
+        raise UsageError(f"--max-shard-size applies to tf_checkpoint and keras_weights_sharded, "
+                         f"not {fmt}")
+    if max_shard_size is not None and max_shard_size <= 0:
+        raise UsageError(f"--max-shard-size must be positive, got {max_shard_size}")
+    enabled = None if progress else False
+    with open_any(src, verify=True) as store:
+        # A conversion is also a check: a source whose config or metadata is damaged is refused
+        # even though only its tensors are copied.
+        store.config
+        store.metadata
+        ours = _source_files(store, src)
+        for out in _dest_files(fmt, dst):
+            if _identity(out) in ours:
+                raise UsageError(f"refusing to overwrite the source: {out} is part of {src}")
+        keys = _ordered_keys(store)
+        total = sum(store.nbytes(k) for k in keys)
+        tensors: dict[Any, np.ndarray] = {}
+        skipped: list[str] = []
+        graph: Optional[bytes] = None
+        with Progress(total, "reading", unit="B", enabled=enabled) as bar:
+            for key in keys:
+                arr = store[key]
+                bar.update(store.nbytes(key))
+                if _key_text(key) == OBJECT_GRAPH_KEY and arr.dtype == object and arr.ndim == 0:
+                    graph = bytes(arr[()])
+                    if fmt != "tf_checkpoint":
+                        continue
+                if fmt != "tf_checkpoint" and arr.dtype == object:
+                    skipped.append(_key_text(key))
+                    continue
+                tensors[key if fmt == "tf_checkpoint" else _text_key(key)] = arr
+        if graph is None and isinstance(store, SafetensorsStore):
+            graph = store.object_graph_bytes()
+        source_format = store.format
+        written = sum(a.nbytes for a in tensors.values() if a.dtype != object)
+        label = f"writing {len(tensors)} tensors ({human_bytes(written)})"
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            if fmt == "tf_checkpoint":
+                from kerasave import checkpoint as ckpt
+
+                has_graph_tensor = any(_key_text(k) == OBJECT_GRAPH_KEY for k in tensors)
+                if graph is not None:
+                    tensors = {k: tensors[k] for k in _graph_order(list(tensors), graph)}
+                object_graph: Any = None if has_graph_tensor else graph
+                run_with_spinner(
+                    lambda: ckpt.save_checkpoint(dst, tensors, object_graph=object_graph,
+                                                 max_shard_size=max_shard_size),
+                    label, enabled=enabled,
+                )
+            else:
+                save = getattr(kerasave, "save_tensors", None)
+                if save is None:  # pragma: no cover - every build since issue 3 has it
+                    raise UnsupportedFormatError(f"this kerasave build cannot write {fmt}")
+                kwargs: dict[str, Any] = {"format": fmt}
+                if max_shard_size is not None:
+                    kwargs["max_shard_size"] = max_shard_size
+                if fmt == "safetensors":
+                    meta = {ST_SOURCE_FORMAT: source_format}
+                    if graph is not None:
+                        meta[ST_OBJECT_GRAPH] = base64.b64encode(graph).decode("ascii")
+                    kwargs["metadata"] = meta
+                elif graph is not None:
+                    skipped.append(OBJECT_GRAPH_KEY)
+                try:
+                    run_with_spinner(lambda: save(dst, tensors, **kwargs), label, enabled=enabled)
+                except (TypeError, ValueError) as e:
+                    if isinstance(e, KerasaveError):
+                        raise
+                    raise UsageError(f"cannot write {dst} as {fmt}: {e}") from None
+        for w in caught:
+            _note(str(w.message))
+    if skipped:
+        shown = ", ".join(skipped[:5]) + (", ..." if len(skipped) > 5 else "")
+        _note(f"{fmt} cannot hold string tensors; left out {len(skipped)}: {shown}")
+    return {"source_format": source_format, "format": fmt, "path": dst,
+            "tensors": len(tensors), "bytes": written, "skipped": skipped}
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    """``kerasave convert SRC DST [--format F] [--max-shard-size BYTES]``."""
+    start = time.perf_counter()
+    try:
+        result = convert(args.src, args.dst, args.format, max_shard_size=args.max_shard_size)
+    except UsageError as e:
+        return _fail(str(e), EXIT_USAGE)
+    elapsed = time.perf_counter() - start
+    print(
+        f"wrote {result['path']}: {result['format']}, {result['tensors']} tensors, "
+        f"{human_bytes(result['bytes'])} (from {result['source_format']}) in {elapsed:.3f}s"
+    )
+    return EXIT_OK
+
+
+# -- diff ------------------------------------------------------------------------------------
+
+
+def _count_differences(a: np.ndarray, b: np.ndarray) -> tuple[int, Optional[float]]:
+    """``(elements whose bits differ, max |a - b| over them or None if not numeric)``."""
+    if a.dtype == object:
+        fa, fb = a.reshape(-1), b.reshape(-1)
+        return sum(1 for x, y in zip(fa, fb) if x != y), None
+    size = a.dtype.itemsize
+    ra = _raw_bytes(a).reshape(-1, size) if size else np.zeros((a.size, 0), np.uint8)
+    rb = _raw_bytes(b).reshape(-1, size) if size else np.zeros((b.size, 0), np.uint8)
+    neq = np.flatnonzero((ra != rb).any(axis=1))
+    if neq.size == 0:
+        return 0, None
+    try:
+        da = a.reshape(-1)[neq].astype(np.complex128 if a.dtype.kind == "c" else np.float64)
+        db = b.reshape(-1)[neq].astype(da.dtype)
+        with np.errstate(invalid="ignore", over="ignore"):
+            diff = np.abs(da - db)
+        finite = diff[np.isfinite(diff)]
+        worst = float(finite.max()) if finite.size else float("nan")
+    except (TypeError, ValueError):
+        worst = None
+    return int(neq.size), worst
+
+
+def _difference(a: np.ndarray, b: np.ndarray) -> Optional[str]:
+    """None if identical (dtype, shape and bits; NaNs compare by bits), else what differs."""
+    if a.dtype != b.dtype:
+        return f"dtype {a.dtype.name} != {b.dtype.name}"
+    if a.shape != b.shape:
+        return f"shape {_shape_text(a.shape)} != {_shape_text(b.shape)}"
+    n, worst = _count_differences(a, b)
+    if n == 0:
+        return None
+    text = f"{n} of {a.size} elements differ"
+    if worst is not None:
+        text += f", max |a-b| = {worst:.6g}"
+    return text
+
+
+def diff(a: str, b: str) -> dict[str, Any]:
+    """Compares two artifacts tensor by tensor, by native key.
+
+    Returns:
+        ``{"only_a": [...], "only_b": [...], "different": {key: reason}, "same": n}``.
+    """
+    with open_any(a) as sa, open_any(b) as sb:
+        keys_a, keys_b = sa.keys(), sb.keys()
+        set_a, set_b = set(keys_a), set(keys_b)
+        result: dict[str, Any] = {
+            "a": a, "b": b, "format_a": sa.format, "format_b": sb.format,
+            "only_a": [_key_text(k) for k in keys_a if k not in set_b],
+            "only_b": [_key_text(k) for k in keys_b if k not in set_a],
+            "different": {}, "same": 0,
+        }
+        for key in keys_a:
+            if key in set_b:
+                reason = _difference(sa[key], sb[key])
+                if reason is None:
+                    result["same"] += 1
+                else:
+                    result["different"][_key_text(key)] = reason
+    return result
+
+
+def cmd_diff(args: argparse.Namespace) -> int:
+    """``kerasave diff A B``: exit 0 when every tensor is identical, 1 when anything differs."""
+    r = diff(args.a, args.b)
+    if args.json:
+        json.dump(r, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        for key in r["only_a"]:
+            print(f"- {key}  (only in A)")
+        for key in r["only_b"]:
+            print(f"+ {key}  (only in B)")
+        for key, reason in r["different"].items():
+            print(f"~ {key}: {reason}")
+        n_diff = len(r["only_a"]) + len(r["only_b"]) + len(r["different"])
+        verdict = "identical" if n_diff == 0 else "different"
+        print(
+            f"{verdict}: {r['same']} same, {len(r['different'])} differ, "
+            f"{len(r['only_a'])} only in A ({r['a']}), {len(r['only_b'])} only in B ({r['b']})"
+        )
+    equal = not (r["only_a"] or r["only_b"] or r["different"])
+    return EXIT_OK if equal else EXIT_DIFFERENT
 
 
 def _describe(store: "kerasave.Store") -> dict[str, Any]:
@@ -66,6 +742,7 @@ def _describe(store: "kerasave.Store") -> dict[str, Any]:
             }
         )
     metadata = dict(store.metadata)
+    config = store.config
     return {
         "path": store.path,
         "format": store.format,
@@ -73,7 +750,8 @@ def _describe(store: "kerasave.Store") -> dict[str, Any]:
         "tensors": rows,
         "totals": {"tensors": len(rows), "bytes": total},
         "object_graph": metadata.get("object_graph"),
-        "has_config": store.config is not None,
+        "has_config": config is not None,
+        "config": _config_summary(config),
     }
 
 
@@ -99,6 +777,8 @@ def _print_table(info: dict[str, Any], out: TextIO) -> None:
 def _print_inspect(info: dict[str, Any], out: TextIO) -> None:
     out.write(f"path:    {info['path']}\n")
     out.write(f"format:  {info['format']}\n")
+    if info.get("config"):
+        out.write(f"config:  {_config_text(info['config'])}\n")
     meta = {k: v for k, v in info["metadata"].items() if k not in ("format", "object_graph")}
     if meta:
         out.write("metadata:\n")
@@ -128,7 +808,7 @@ def _error_code(error: BaseException) -> int:
 
 def cmd_inspect(args: argparse.Namespace) -> int:
     """``kerasave inspect PATH [--json]``."""
-    with kerasave.open(args.path, verify=False) as store:
+    with open_any(args.path, verify=False) as store:
         info = _describe(store)
     if args.json:
         json.dump(info, sys.stdout, indent=2, default=str)
@@ -142,7 +822,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     """``kerasave verify PATH``: exit 0 when sound, 1 when corrupt."""
     start = time.perf_counter()
     try:
-        with kerasave.open(args.path, verify=True) as store:
+        with open_any(args.path, verify=True) as store:
             n = len(store)
             total = sum(store.nbytes(k) for k in store.keys())
             run_with_spinner(store.verify, f"verifying {n} tensors ({human_bytes(total)})")
@@ -257,11 +937,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-def cmd_not_implemented(args: argparse.Namespace) -> int:
-    """``convert`` and ``diff`` until they land."""
-    return _fail(f"'{args.command}' is not implemented yet", EXIT_USAGE)
-
-
 def build_parser() -> argparse.ArgumentParser:
     """Builds the argument parser (exposed for documentation tools and tests)."""
     parser = argparse.ArgumentParser(
@@ -284,15 +959,25 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("demo", help="a tour on the bundled sample checkpoint")
     p.set_defaults(func=cmd_demo)
 
-    p = sub.add_parser("convert", help="convert between formats (not implemented yet)")
-    p.add_argument("src")
-    p.add_argument("dst")
-    p.set_defaults(func=cmd_not_implemented)
+    p = sub.add_parser(
+        "convert",
+        help="copy every tensor into a TF checkpoint, .weights.h5, .weights.json, .safetensors "
+        "or .npz (native keys kept)",
+    )
+    p.add_argument("src", help="any readable artifact (also .safetensors and .npz)")
+    p.add_argument("dst", help="output file, or a prefix for a TF checkpoint; never SRC")
+    p.add_argument("--format", choices=WRITE_FORMATS,
+                   help="output format (default: from DST's suffix; none = tf_checkpoint)")
+    p.add_argument("--max-shard-size", type=int, metavar="BYTES",
+                   help="shard size for tf_checkpoint and keras_weights_sharded")
+    p.set_defaults(func=cmd_convert)
 
-    p = sub.add_parser("diff", help="tensors that differ between two artifacts (not implemented yet)")
+    p = sub.add_parser("diff", help="tensors that differ between two artifacts, by key "
+                                    "(exit 0 = identical, 1 = different)")
     p.add_argument("a")
     p.add_argument("b")
-    p.set_defaults(func=cmd_not_implemented)
+    p.add_argument("--json", action="store_true", help="machine-readable output")
+    p.set_defaults(func=cmd_diff)
     return parser
 
 

@@ -485,3 +485,22 @@ def test_console_entry_point_convert(tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("wrote ")
+
+
+def test_diff_by_order_pairs_weights_named_differently(capsys):
+    """A Keras 3 .weights.h5 and the legacy .h5 of the same model name every weight differently
+    but hold them in the same order (layers, then optimizer)."""
+    flat, legacy = K3_SEQ / "k3_seq.weights.h5", K3_SEQ / "k3_seq_legacy.h5"
+    code, out, _ = run(capsys, "diff", flat, legacy)
+    assert code == 1 and "0 same" in out
+    code, out, _ = run(capsys, "diff", "--by-order", flat, legacy)
+    assert code == 0 and out.startswith("identical: 14 same"), out
+    weights_only = KERAS / "tfk_seq" / "tfk_seq_w.h5"
+    code, out, _ = run(capsys, "diff", "--by-order", "--json", weights_only,
+                       KERAS / "tfk_seq" / "tfk_seq.h5")
+    r = json.loads(out)
+    assert code == 1 and r["by_order"] and r["same"] == 4 and not r["different"]
+    assert r["only_b"][0] == "optimizer_weights/iteration:0" and len(r["only_b"]) == 9
+    # A pair that differs is named by both keys.
+    code, out, _ = run(capsys, "diff", "--by-order", flat, weights_only)
+    assert code == 1 and "~ #0 layers/dense/vars/0 <-> dense/dense/kernel:0: " in out, out

@@ -7,7 +7,8 @@
     kerasave convert SRC DST [--format F] [--max-shard-size BYTES]
                                      tensors from any readable artifact into a TF checkpoint,
                                      .weights.h5, sharded .weights.json, .safetensors or .npz
-    kerasave diff A B                tensors that differ, by key; exit 0 = equal, 1 = different
+    kerasave diff A B [--by-order]   tensors that differ, by key (or by position in the model's
+                                     weight order); exit 0 = equal, 1 = different
     kerasave demo                    a tour on the bundled sample checkpoint
 
 PATH / SRC / A / B: anything ``ks.open`` reads (``.keras``, ``.weights.h5``, ``.weights.json``,
@@ -678,34 +679,52 @@ def _difference(a: np.ndarray, b: np.ndarray) -> Optional[str]:
     return text
 
 
-def diff(a: str, b: str) -> dict[str, Any]:
-    """Compares two artifacts tensor by tensor, by native key.
+def diff(a: str, b: str, by_order: bool = False) -> dict[str, Any]:
+    """Compares two artifacts tensor by tensor.
+
+    Args:
+        a: Anything :func:`open_any` reads.
+        b: The same.
+        by_order: Pair the tensors by position in each store's key order instead of by key (the
+            model's weight order for Keras files: Keras's load order for legacy ``.h5``, ``vars``
+            in numeric order for ``.weights.h5``), so that files naming the same weights
+            differently (a legacy ``.h5`` and a ``.weights.h5``) can be compared.
 
     Returns:
-        ``{"only_a": [...], "only_b": [...], "different": {key: reason}, "same": n}``.
+        ``{"only_a": [...], "only_b": [...], "different": {name: reason}, "same": n}``; by order
+        a pair whose keys differ is named ``"#i A-key <-> B-key"``.
     """
     with open_any(a) as sa, open_any(b) as sb:
         keys_a, keys_b = sa.keys(), sb.keys()
-        set_a, set_b = set(keys_a), set(keys_b)
         result: dict[str, Any] = {
-            "a": a, "b": b, "format_a": sa.format, "format_b": sb.format,
-            "only_a": [_key_text(k) for k in keys_a if k not in set_b],
-            "only_b": [_key_text(k) for k in keys_b if k not in set_a],
-            "different": {}, "same": 0,
+            "a": a, "b": b, "format_a": sa.format, "format_b": sb.format, "by_order": by_order,
+            "only_a": [], "only_b": [], "different": {}, "same": 0,
         }
-        for key in keys_a:
-            if key in set_b:
-                reason = _difference(sa[key], sb[key])
-                if reason is None:
-                    result["same"] += 1
-                else:
-                    result["different"][_key_text(key)] = reason
+        pairs: list[tuple[str, Any, Any]] = []
+        if by_order:
+            n = min(len(keys_a), len(keys_b))
+            for i, (ka, kb) in enumerate(zip(keys_a, keys_b)):
+                ta, tb = _key_text(ka), _key_text(kb)
+                pairs.append((ta if ta == tb else f"#{i} {ta} <-> {tb}", ka, kb))
+            result["only_a"] = [_key_text(k) for k in keys_a[n:]]
+            result["only_b"] = [_key_text(k) for k in keys_b[n:]]
+        else:
+            set_a, set_b = set(keys_a), set(keys_b)
+            result["only_a"] = [_key_text(k) for k in keys_a if k not in set_b]
+            result["only_b"] = [_key_text(k) for k in keys_b if k not in set_a]
+            pairs = [(_key_text(k), k, k) for k in keys_a if k in set_b]
+        for name, ka, kb in pairs:
+            reason = _difference(sa[ka], sb[kb])
+            if reason is None:
+                result["same"] += 1
+            else:
+                result["different"][name] = reason
     return result
 
 
 def cmd_diff(args: argparse.Namespace) -> int:
-    """``kerasave diff A B``: exit 0 when every tensor is identical, 1 when anything differs."""
-    r = diff(args.a, args.b)
+    """``kerasave diff A B [--by-order]``: exit 0 when every tensor is identical, 1 when not."""
+    r = diff(args.a, args.b, by_order=args.by_order)
     if args.json:
         json.dump(r, sys.stdout, indent=2)
         sys.stdout.write("\n")
@@ -976,6 +995,8 @@ def build_parser() -> argparse.ArgumentParser:
                                     "(exit 0 = identical, 1 = different)")
     p.add_argument("a")
     p.add_argument("b")
+    p.add_argument("--by-order", action="store_true",
+                   help="pair tensors by position (model weight order) instead of by key")
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(func=cmd_diff)
     return parser

@@ -504,3 +504,13 @@ def test_diff_by_order_pairs_weights_named_differently(capsys):
     # A pair that differs is named by both keys.
     code, out, _ = run(capsys, "diff", "--by-order", flat, weights_only)
     assert code == 1 and "~ #0 layers/dense/vars/0 <-> dense/dense/kernel:0: " in out, out
+
+
+def test_inspect_keeps_the_keras_order(capsys):
+    """Keras files are listed in their own order (vars/9 before vars/10), not bytewise."""
+    code, out, _ = run(capsys, "inspect", "--json", KERAS / "k3_sub" / "k3_sub.weights.h5")
+    assert code == 0
+    keys = [t["key"] for t in json.loads(out)["tensors"]]
+    with ks.open(KERAS / "k3_sub" / "k3_sub.weights.h5") as store:
+        assert keys == store.keys()
+    assert keys.index("optimizer/vars/9") < keys.index("optimizer/vars/10")

@@ -749,7 +749,12 @@ def _describe(store: "kerasave.Store") -> dict[str, Any]:
     """Everything ``inspect`` shows, as plain data."""
     rows = []
     total = 0
-    for key in sorted(store.keys(), key=lambda k: k if isinstance(k, bytes) else k.encode("utf-8")):
+    keys = store.keys()
+    if store.format in ("tf_checkpoint", "saved_model"):
+        # Bundle keys are bytes in index order; Keras files keep their own order (vars/9 before
+        # vars/10, legacy files in load order).
+        keys = sorted(keys, key=lambda k: k if isinstance(k, bytes) else k.encode("utf-8"))
+    for key in keys:
         nbytes = store.nbytes(key)
         total += nbytes
         rows.append(

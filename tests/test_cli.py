@@ -105,9 +105,9 @@ def test_usage_errors_exit_2(capsys):
 
 
 @pytest.mark.parametrize("args", [("convert", "a", "b"), ("diff", "a", "b")])
-def test_not_implemented_yet(capsys, args):
+def test_missing_inputs_exit_2(capsys, args):
     code, _, err = run(capsys, *args)
-    assert code == 2 and "not implemented yet" in err
+    assert code == 2 and "no such file or directory: a" in err
 
 
 def test_demo(capsys):

@@ -397,6 +397,11 @@ WRITE_FORMATS = ("tf_checkpoint", "keras_weights_h5", "keras_weights_sharded", "
                  "npz")
 
 
+#: Keras 3 weight layouts (``layers/<name>/vars/<i>``): their group attributes carry over.
+_KERAS3_WEIGHTS = ("keras_weights_h5", "keras_weights_sharded")
+_KERAS3_MODELS = ("keras_archive",)
+
+
 class UsageError(Exception):
     """A command line that cannot be carried out as given (exit code 2)."""
 
@@ -601,6 +606,10 @@ def convert(src: str, dst: str, fmt: Optional[str] = None, *,
                 kwargs: dict[str, Any] = {"format": fmt}
                 if max_shard_size is not None:
                     kwargs["max_shard_size"] = max_shard_size
+                if fmt in _KERAS3_WEIGHTS and source_format in _KERAS3_WEIGHTS + _KERAS3_MODELS:
+                    # Same layout: keep the groups and their attributes (the empty `vars`
+                    # groups with `@name` Keras writes), so the file is Keras's own.
+                    kwargs["attrs"] = {g: store.attrs(g) for g in store.groups()}
                 if fmt == "safetensors":
                     meta = {ST_SOURCE_FORMAT: source_format}
                     if graph is not None:

@@ -127,6 +127,17 @@ def test_h5py_reads_weights_inside_rewritten_keras(tmp_path, case):
     assert got == want
 
 
+@pytest.mark.parametrize("case", ["k3_seq", "k3_func", "k3_bf16", "k3_sub"])
+def test_convert_keras_to_weights_h5_is_keras_own_file(tmp_path, case, capsys):
+    """``kerasave convert m.keras m.weights.h5`` gives what ``model.save_weights`` writes (to
+    h5py's eyes): same groups, empty ``vars`` groups with ``@name``, datasets and types."""
+    dst = tmp_path / f"{case}.weights.h5"
+    assert cli.main(["convert", str(KERAS / case / f"{case}.keras"), str(dst)]) == 0
+    capsys.readouterr()
+    want = comparable(mkf.describe_h5_file(str(KERAS / case / f"{case}.weights.h5")))
+    assert comparable(mkf.describe_h5_file(str(dst))) == want
+
+
 # -- (b) Keras 3 -----------------------------------------------------------------------------------
 
 

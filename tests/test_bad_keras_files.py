@@ -20,6 +20,7 @@ directory, not at ``/abs.txt``.
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 import re
 import shutil
@@ -72,6 +73,8 @@ CASES: dict[str, Case] = {
                                   KERNEL),
     "data_past_eof": Case(C, "past the end|outside the file|dataset size", "open", WEIGHTS,
                           KERNEL),
+    # libhdf5 itself would spin forever reading @dtype (fuzz finding, see fuzz/README.md).
+    "global_heap_loop": Case(C, "global heap.*size 0", "open", WEIGHTS, KERNEL),
     # -- legacy .h5 -------------------------------------------------------------------------------
     "legacy_bad_model_config": Case(C, "not valid JSON", "open", LEGACY, "model_config"),
     # -- .keras zip ------------------------------------------------------------------------------
@@ -87,6 +90,11 @@ CASES: dict[str, Case] = {
     "keras_garbage_weights": Case(C, "not a readable HDF5 file", "open", KERAS,
                                   "model.weights.h5"),
 }
+
+#: Cases that once made libhdf5 loop forever: their API test runs in a child process with a
+#: timeout, so a regression fails the test instead of hanging the suite.
+HANG_GUARD = {"global_heap_loop"}
+HANG_TIMEOUT = 60
 
 #: Cases where the library currently gives the wrong error, with the bug. The assertions stay
 #: strict: these tests are expected to fail (``xfail(strict=True)``); once the library is fixed
@@ -215,11 +223,44 @@ def test_good_controls_read(tmp_path, name, fmt):
             assert (store[KERNEL] == mk.KERNEL).all()
 
 
+_CHILD = """
+import json, sys
+import kerasave as ks
+try:
+    ks.open(sys.argv[1], verify=sys.argv[2] == "1")
+except Exception as e:
+    print(json.dumps([type(e).__name__, str(e)]))
+else:
+    print(json.dumps(None))
+"""
+
+
+def _open_in_child(path: Path, verify: bool) -> BaseException:
+    """``ks.open`` in a child process (a libhdf5 hang must not hang the suite); the error it
+    raised, rebuilt as the same kerasave class."""
+    try:
+        proc = subprocess.run([sys.executable, "-c", _CHILD, str(path), "1" if verify else "0"],
+                              capture_output=True, text=True, timeout=HANG_TIMEOUT)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"ks.open({path}) did not return within {HANG_TIMEOUT}s (libhdf5 loop?)")
+    assert proc.returncode == 0, proc.stderr
+    got = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert got is not None, f"ks.open({path}) raised nothing"
+    name, message = got
+    cls = getattr(ks.errors, name, None) or getattr(__builtins__, name, RuntimeError)
+    return cls(message)
+
+
 @pytest.mark.parametrize("case", params("api", CASES))
 def test_bad_file(case, sandbox):
     spec = CASES[case]
     path = sandbox(case) / spec.file
     sandbox.arm()
+    if case in HANG_GUARD:
+        assert spec.how == "open"
+        for verify in (False, True):
+            assert_names(_open_in_child(path, verify), case, spec, path)
+        return
     for verify in (False, True):
         with pytest.raises(spec.exc) as info:
             if spec.how == "open":
@@ -244,7 +285,7 @@ def _limit_memory():  # pragma: no cover - runs in the child
 
 def run_cli(*args: str, cwd: Optional[Path] = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [*CLI, *args], capture_output=True, text=True, timeout=120, cwd=cwd,
+        [*CLI, *args], capture_output=True, text=True, timeout=HANG_TIMEOUT * 2, cwd=cwd,
         preexec_fn=_limit_memory if sys.platform.startswith("linux") else None,
     )
 

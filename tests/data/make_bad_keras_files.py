@@ -283,6 +283,24 @@ def make_all(root: Path) -> None:
         patch_once(good_weights, addr, struct.pack("<QQ", kernel_offset + (1 << 20),
                                                    KERNEL.nbytes)))
 
+    # A bfloat16 kernel as Keras stores it (opaque |V2 + a vlen UTF-8 @dtype) whose global heap
+    # collections (they hold the vlen strings: @name's and @dtype) have their first object
+    # rewritten to index 0 (free space) of size 0. libhdf5's parser then never advances
+    # (H5HG__cache_heap_deserialize: p = begin + 0) and spins forever when @dtype is read; h5py
+    # hangs the same way.
+    d = case_dir(root, "global_heap_loop")
+    bf16 = (KERNEL.view("<u4") >> 16).astype("<u2").view("V2")  # truncated float32 = bfloat16
+    write_weights(d / WEIGHTS, kernel_kwargs={"data": bf16})
+    with h5py.File(d / WEIGHTS, "a") as f:
+        _vlen_utf8(f["layers/dense/vars/0"], "dtype", "bfloat16")
+    raw = bytearray((d / WEIGHTS).read_bytes())
+    start = 0
+    while (gcol := raw.find(b"GCOL", start)) >= 0:  # both collections (h5py's "a" adds one)
+        assert struct.unpack_from("<H", raw, gcol + 16)[0] == 1
+        struct.pack_into("<HHIQ", raw, gcol + 16, 0, 0, 0, 0)
+        start = gcol + 4
+    (d / WEIGHTS).write_bytes(bytes(raw))
+
     write_legacy(case_dir(root, "legacy_bad_model_config") / LEGACY,
                  b'{"class_name": "Sequential", "config": {"name": ')
 

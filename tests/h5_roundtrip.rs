@@ -514,6 +514,37 @@ fn bad_files_are_typed_errors() {
     }
 }
 
+/// A global heap collection whose free-space object has size 0 makes libhdf5's heap parser loop
+/// forever (h5py hangs on it too); the driver refuses the read, so reading the attribute fails.
+#[test]
+fn global_heap_that_would_hang_libhdf5_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("gcol.h5");
+    let mut w = H5Writer::create(&p).unwrap();
+    w.create_group("/vars").unwrap();
+    w.set_attr("/vars", "name", &AttrValue::String("model".into()), false)
+        .unwrap();
+    w.finish().unwrap();
+    let mut bytes = fs::read(&p).unwrap();
+    let at = bytes.windows(4).position(|w| w == b"GCOL").unwrap();
+    // The first object's header (index, nrefs, reserved, size) -> all zero.
+    bytes[at + 16..at + 32].fill(0);
+    fs::write(&p, &bytes).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let path = p.clone();
+    std::thread::spawn(move || {
+        let f = H5File::open(&path).unwrap();
+        tx.send(f.attr("/vars", "name").map(|_| ())).unwrap();
+    });
+    match rx.recv_timeout(std::time::Duration::from_secs(20)) {
+        Ok(Err(Error::Corrupt { detail, .. })) => {
+            assert!(detail.contains("global heap"), "{detail}")
+        }
+        Ok(other) => panic!("{other:?}"),
+        Err(_) => panic!("reading the attribute hangs"),
+    }
+}
+
 /// Flipping bytes anywhere in the metadata must never panic or crash; every outcome is either a
 /// readable file or a typed error.
 #[test]

@@ -3,9 +3,9 @@
 //!
 //! libhdf5 (built from source and linked statically through hdf5-metno) parses the metadata:
 //! superblock, object headers, B-trees, heaps, attributes. It never copies the file: the reader
-//! maps the file and hands libhdf5 the mapped bytes as a read-only *file image* whose
-//! allocation/copy callbacks return our pointer ([`image`]), so a zip member is opened where it
-//! lies. Tensor bytes of contiguous, unfiltered, little-endian datasets are not read through
+//! maps the file and libhdf5 reads the mapped bytes through a small read-only virtual file driver
+//! of ours ([`vfd`]), so a zip member is opened where it lies, and every libhdf5 read is seen by
+//! us (it is where a libhdf5 infinite loop on a bad global heap is stopped). Tensor bytes of contiguous, unfiltered, little-endian datasets are not read through
 //! libhdf5 at all: their address comes from `H5Dget_offset` and the tensor is a view of the map.
 //!
 //! ```text
@@ -34,9 +34,9 @@
 
 mod attrs;
 mod handle;
-mod image;
 mod reader;
 mod types;
+mod vfd;
 mod writer;
 
 pub use attrs::{array_split_sizes, chunk_plan, HDF5_OBJECT_HEADER_LIMIT};

@@ -17,8 +17,8 @@ use hdf5_metno_sys::h5z;
 
 use super::attrs::{self, dataspace_shape, element_count};
 use super::handle::{check, corrupt, cstring, locked, Hid, Kind};
-use super::image::{open_image, ImageFile};
 use super::types::{self, Class};
+use super::vfd::open_mapped;
 use super::{check_expansion, join, normalize_path, AttrValue, DatasetInfo, Layout};
 use crate::error::{Error, Location, Result};
 use crate::io::MappedFile;
@@ -40,9 +40,9 @@ struct Entry {
 /// everything else calls libhdf5 under its global lock.
 #[derive(Debug)]
 pub struct H5File {
-    // Field order is drop order: the file id is closed (STRONG: everything in it) before the
-    // image callbacks' data goes, and both before the map.
-    h5: ImageFile,
+    // Field order is drop order: the file id is closed (STRONG: everything in it, and the
+    // driver's last read) before the map can go.
+    fid: Hid,
     file: MappedFile,
     base: u64,
     len: u64,
@@ -53,9 +53,9 @@ pub struct H5File {
 }
 
 impl H5File {
-    /// Opens a file on disk. libhdf5 reads the bytes through a read-only *file image* that points
-    /// into our memory map (no copy), so the same code serves a `.weights.h5` and the STORED
-    /// `model.weights.h5` member of a `.keras` zip.
+    /// Opens a file on disk. libhdf5 reads the bytes in place from our memory map through a
+    /// read-only driver of ours (no copy of the file), so the same code serves a `.weights.h5`
+    /// and the STORED `model.weights.h5` member of a `.keras` zip.
     pub fn open(path: &Path) -> Result<Self> {
         let file = MappedFile::open(path)?;
         let len = file.bytes().len() as u64;
@@ -74,10 +74,9 @@ impl H5File {
             return Err(Error::corrupt("empty file: not an HDF5 file"));
         }
         // SAFETY: `bytes` lies in the map that `file` shares (Arc<Mmap>: its address does not
-        // change when `file` moves). `h5` (the id, then the callbacks' data: ImageFile's field
-        // order) is dropped before `file` on every path: an early return drops locals before
-        // parameters, and H5File declares `h5` before `file`.
-        let h5 = unsafe { open_image(bytes)? };
+        // change when `file` moves). `fid` is closed before `file` goes on every path: an early
+        // return drops locals before parameters, and H5File declares `fid` before `file`.
+        let fid = unsafe { open_mapped(bytes)? };
         let mut walker = Walker {
             limit: len,
             base,
@@ -85,7 +84,7 @@ impl H5File {
             datasets: Vec::new(),
             visited: HashSet::new(),
         };
-        locked(|| walker.walk_root(h5.fid.id()))?;
+        locked(|| walker.walk_root(fid.id()))?;
         let index = walker
             .datasets
             .iter()
@@ -94,7 +93,7 @@ impl H5File {
             .collect();
         let group_set = walker.groups.iter().cloned().collect();
         Ok(H5File {
-            h5,
+            fid,
             file,
             base,
             len,
@@ -200,7 +199,7 @@ impl H5File {
         let c = cstring(what)?;
         // SAFETY: valid file id, NUL-terminated path (validated at open: hard links only).
         let did = Hid::new(
-            unsafe { h5d::H5Dopen2(self.h5.fid.id(), c.as_ptr(), H5P_DEFAULT) },
+            unsafe { h5d::H5Dopen2(self.fid.id(), c.as_ptr(), H5P_DEFAULT) },
             Kind::Dataset,
             what,
         )?;
@@ -367,7 +366,7 @@ impl H5File {
         let c = cstring(p)?;
         // SAFETY: valid file id; the path was seen in the walk (hard links only).
         Hid::new(
-            unsafe { h5o::H5Oopen(self.h5.fid.id(), c.as_ptr(), H5P_DEFAULT) },
+            unsafe { h5o::H5Oopen(self.fid.id(), c.as_ptr(), H5P_DEFAULT) },
             Kind::Object,
             p,
         )

@@ -75,6 +75,8 @@ CASES: dict[str, Case] = {
                           KERNEL),
     # libhdf5 itself would spin forever reading @dtype (fuzz finding, see fuzz/README.md).
     "global_heap_loop": Case(C, "global heap.*size 0", "open", WEIGHTS, KERNEL),
+    # Chunk dims of rank 2 for a rank-1 dataset: libhdf5's H5Dread allocates without bound.
+    "chunk_rank_mismatch": Case(C, "rank", "use", WEIGHTS, KERNEL),
     # -- legacy .h5 -------------------------------------------------------------------------------
     "legacy_bad_model_config": Case(C, "not valid JSON", "open", LEGACY, "model_config"),
     # -- .keras zip ------------------------------------------------------------------------------
@@ -91,16 +93,24 @@ CASES: dict[str, Case] = {
                                   "model.weights.h5"),
 }
 
-#: Cases that once made libhdf5 loop forever: their API test runs in a child process with a
-#: timeout, so a regression fails the test instead of hanging the suite.
-HANG_GUARD = {"global_heap_loop"}
+#: Cases that make (or made) libhdf5 loop forever or allocate without bound: their API test
+#: runs in a child process with a timeout and an address-space limit, so a regression fails the
+#: test instead of hanging the suite or taking the machine's memory.
+GUARDED = {"global_heap_loop", "chunk_rank_mismatch"}
 HANG_TIMEOUT = 60
+#: The most memory (max RSS) any command may use on a bad file of a few KB.
+MAX_RSS_KB = 1 << 20
 
 #: Cases where the library currently gives the wrong error, with the bug. The assertions stay
 #: strict: these tests are expected to fail (``xfail(strict=True)``); once the library is fixed
 #: they XPASS, which fails the run, so the entry has to be removed here.
 #: Keys: ``(test, case)`` with test one of "api", "cli".
-KNOWN_BUGS: dict[tuple[str, str], str] = {}
+KNOWN_BUGS: dict[tuple[str, str], str] = {
+    ("api", "chunk_rank_mismatch"): "libhdf5 H5Dread allocates until memory runs out (3 GB "
+    "under a 3 GB limit for a 36-byte tensor), then 'memory allocation failed for chunk'; the "
+    "chunk rank is not checked against the dataspace rank",
+    ("cli", "chunk_rank_mismatch"): "same: verify uses all of its 4 GiB address space",
+}
 
 
 def params(test: str, cases) -> list:
@@ -224,28 +234,36 @@ def test_good_controls_read(tmp_path, name, fmt):
 
 
 _CHILD = """
-import json, sys
-import kerasave as ks
+import json, resource, sys
+resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
+sys.path.insert(0, sys.argv[3])
+import test_bad_keras_files as t
 try:
-    ks.open(sys.argv[1], verify=sys.argv[2] == "1")
+    if sys.argv[4] == "open":
+        t.ks.open(sys.argv[1], verify=sys.argv[2] == "1")
+    else:
+        t.use_everything(sys.argv[1], sys.argv[2] == "1")
 except Exception as e:
-    print(json.dumps([type(e).__name__, str(e)]))
+    out = [type(e).__name__, str(e)]
 else:
-    print(json.dumps(None))
+    out = None
+rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps([out, rss]))
 """
 
 
-def _open_in_child(path: Path, verify: bool) -> BaseException:
-    """``ks.open`` in a child process (a libhdf5 hang must not hang the suite); the error it
-    raised, rebuilt as the same kerasave class."""
+def _run_in_child(path: Path, verify: bool, how: str) -> BaseException:
+    """The API check in a child process with a timeout and a 3 GiB address-space limit; the
+    error it raised, rebuilt as the same class."""
+    args = [sys.executable, "-c", _CHILD, str(path), "1" if verify else "0", str(HERE), how]
     try:
-        proc = subprocess.run([sys.executable, "-c", _CHILD, str(path), "1" if verify else "0"],
-                              capture_output=True, text=True, timeout=HANG_TIMEOUT)
+        proc = subprocess.run(args, capture_output=True, text=True, timeout=HANG_TIMEOUT)
     except subprocess.TimeoutExpired:
         pytest.fail(f"ks.open({path}) did not return within {HANG_TIMEOUT}s (libhdf5 loop?)")
     assert proc.returncode == 0, proc.stderr
-    got = json.loads(proc.stdout.strip().splitlines()[-1])
-    assert got is not None, f"ks.open({path}) raised nothing"
+    got, rss = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert rss < MAX_RSS_KB, f"{path}: used {rss >> 10} MB of memory"
+    assert got is not None, f"{path}: no error"
     name, message = got
     cls = getattr(ks.errors, name, None) or getattr(__builtins__, name, RuntimeError)
     return cls(message)
@@ -256,10 +274,9 @@ def test_bad_file(case, sandbox):
     spec = CASES[case]
     path = sandbox(case) / spec.file
     sandbox.arm()
-    if case in HANG_GUARD:
-        assert spec.how == "open"
+    if case in GUARDED:
         for verify in (False, True):
-            assert_names(_open_in_child(path, verify), case, spec, path)
+            assert_names(_run_in_child(path, verify, spec.how), case, spec, path)
         return
     for verify in (False, True):
         with pytest.raises(spec.exc) as info:
@@ -272,7 +289,13 @@ def test_bad_file(case, sandbox):
 
 # -- the CLI ------------------------------------------------------------------------------------
 
-CLI = [sys.executable, "-c", "import sys; from kerasave.cli import main; sys.exit(main())"]
+# Prints its max RSS last, so every run can be checked for giant allocations.
+CLI = [sys.executable, "-c",
+       "import atexit, resource, sys\n"
+       "atexit.register(lambda: sys.stderr.write("
+       "'MAXRSS %d\\n' % resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))\n"
+       "from kerasave.cli import main\n"
+       "sys.exit(main())"]
 
 
 def _limit_memory():  # pragma: no cover - runs in the child
@@ -304,6 +327,8 @@ def test_cli_verify_bad(case, sandbox):
     sandbox.arm()
     proc = run_cli("verify", str(path), cwd=Path.cwd())
     out = proc.stdout + proc.stderr
+    rss = int(out.rsplit("MAXRSS ", 1)[1].split()[0])
+    assert rss < MAX_RSS_KB, f"{case}: verify used {rss >> 10} MB of memory"
     # Exit codes (kerasave.cli): 1 = corrupt, 2 = unsupported format.
     want = 1 if spec.exc is CorruptFileError else 2
     assert proc.returncode == want, f"{case}: exit code {proc.returncode}, expected {want}\n{out}"

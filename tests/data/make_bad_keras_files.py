@@ -301,6 +301,21 @@ def make_all(root: Path) -> None:
         start = gcol + 4
     (d / WEIGHTS).write_bytes(bytes(raw))
 
+    # A chunked kernel of shape (9,) whose layout message claims rank-2 chunks (2, 2): the
+    # message's padding has room for one more 4-byte dimension. libhdf5's H5Dread then allocates
+    # chunk bookkeeping until memory runs out (h5py too). Found by fuzz/h5.
+    d = case_dir(root, "chunk_rank_mismatch")
+    write_weights(d / WEIGHTS, kernel_kwargs={"data": np.arange(9, dtype="<f4"), "chunks": (2,)})
+    raw = bytearray((d / WEIGHTS).read_bytes())
+    # Layout message v3, class 2 (chunked), rank + 1 = 2, B-tree address, dims (2, 4 = itemsize);
+    # its v1 message header (type 8, size 24) sits 8 bytes before it.
+    at = [i for i in range(len(raw) - 19) if raw[i:i + 3] == bytes([3, 2, 2])
+          and raw[i + 11:i + 19] == struct.pack("<II", 2, 4)]
+    assert len(at) == 1 and struct.unpack_from("<HH", raw, at[0] - 8) == (8, 24), at
+    raw[at[0] + 2] = 3
+    raw[at[0] + 11:at[0] + 23] = struct.pack("<III", 2, 2, 4)
+    (d / WEIGHTS).write_bytes(bytes(raw))
+
     write_legacy(case_dir(root, "legacy_bad_model_config") / LEGACY,
                  b'{"class_name": "Sequential", "config": {"name": ')
 

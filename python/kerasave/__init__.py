@@ -14,7 +14,7 @@
 
 from __future__ import annotations
 
-from kerasave import checkpoint, errors
+from kerasave import checkpoint, config, errors, saving, utils
 from kerasave._core import __version__
 from kerasave.errors import (
     CorruptFileError,
@@ -37,7 +37,10 @@ __all__ = [
     "UnsupportedFormatError",
     "__version__",
     "checkpoint",
+    "config",
     "errors",
     "open",
     "save_tensors",
+    "saving",
+    "utils",
 ]

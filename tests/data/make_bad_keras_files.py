@@ -301,6 +301,21 @@ def make_all(root: Path) -> None:
         start = gcol + 4
     (d / WEIGHTS).write_bytes(bytes(raw))
 
+    # The same bfloat16 kernel, sound heap, but its @dtype's on-disk vlen descriptor
+    # ([u32 length][u64 collection][u32 index]) claims 1.5 GiB instead of 8 bytes. libhdf5 sizes
+    # and fills its conversion buffer from that length before comparing it with the heap object
+    # (h5py and kerasave: ~1.5 GB RSS for a 16 KB file). Found by fuzz/h5.
+    d = case_dir(root, "vlen_length_bomb")
+    write_weights(d / WEIGHTS, kernel_kwargs={"data": bf16})
+    with h5py.File(d / WEIGHTS, "a") as f:
+        _vlen_utf8(f["layers/dense/vars/0"], "dtype", "bfloat16")
+    raw = bytearray((d / WEIGHTS).read_bytes())
+    gcol = raw.rindex(b"GCOL")  # "a" mode put @dtype in a collection of its own, the last one
+    desc = struct.pack("<IQI", len("bfloat16"), gcol, 1)
+    assert raw.count(desc) == 1
+    struct.pack_into("<I", raw, raw.index(desc), 0x60000000)
+    (d / WEIGHTS).write_bytes(bytes(raw))
+
     # A chunked kernel of shape (9,) whose layout message claims rank-2 chunks (2, 2): the
     # message's padding has room for one more 4-byte dimension. libhdf5's H5Dread then allocates
     # chunk bookkeeping until memory runs out (h5py too). Found by fuzz/h5.

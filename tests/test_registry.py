@@ -1,4 +1,4 @@
-"""kerasave.saving.registry: Keras's custom-object registry and scopes, and kerasave's built-in table.
+"""kerasave.saving.registry: Keras's custom-object registry and scopes; kerasave's built-ins.
 
 Lookup rules are Keras 3.15.1's (``keras_formats.md`` §6.1): the scope, then the global registry,
 then ``custom_objects``, then ``module_objects``; a scope replaces (does not merge with) the

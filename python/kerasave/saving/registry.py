@@ -308,7 +308,9 @@ _BUILTINS = _BuiltinTable()
 def _split_api_name(api_name: str) -> Tuple[str, str]:
     module, sep, name = api_name.rpartition(".")
     if not sep or not (module == "keras" or module.startswith("keras.")):
-        raise ValueError(f"expected a Keras API name such as 'keras.layers.Dense', got {api_name!r}")
+        raise ValueError(
+            f"expected a Keras API name such as 'keras.layers.Dense', got {api_name!r}"
+        )
     return module, name
 
 

@@ -234,7 +234,10 @@ def _serialize_ndarray(arr: np.ndarray) -> Any:
     value = arr
     if arr.dtype.type.__module__ != "numpy":  # ml_dtypes scalars are not JSON numbers
         value = arr.astype(np.float32)
-    return {"class_name": "__numpy__", "config": {"value": value.tolist(), "dtype": _dtype_name(arr.dtype)}}
+    return {
+        "class_name": "__numpy__",
+        "config": {"value": value.tolist(), "dtype": _dtype_name(arr.dtype)},
+    }
 
 
 # -- serialization -----------------------------------------------------------------------------
@@ -571,7 +574,10 @@ def _revive_ellipsis(config: Any, inner: Any, custom_objects: Any, safe_mode: bo
 
 def _revive_slice(config: Any, inner: Any, custom_objects: Any, safe_mode: bool) -> Any:
     return slice(
-        *(_deserialize(inner.get(k), custom_objects, safe_mode, None) for k in ("start", "stop", "step"))
+        *(
+            _deserialize(inner.get(k), custom_objects, safe_mode, None)
+            for k in ("start", "stop", "step")
+        )
     )
 
 
@@ -589,7 +595,9 @@ def _revive_typespec(config: Any, inner: Any, custom_objects: Any, safe_mode: bo
     )
 
 
-def _revive_keras_tensor_record(config: Any, inner: Any, custom_objects: Any, safe_mode: bool) -> Any:
+def _revive_keras_tensor_record(
+    config: Any, inner: Any, custom_objects: Any, safe_mode: bool
+) -> Any:
     return _revive_keras_tensor(inner)
 
 
@@ -612,7 +620,9 @@ def _is_keras_module(module: str) -> bool:
     return module == "keras" or module.startswith("keras.")
 
 
-def _assert_no_registered_name_for_builtin(full_config: Mapping[str, Any], name: str, api: str) -> None:
+def _assert_no_registered_name_for_builtin(
+    full_config: Mapping[str, Any], name: str, api: str
+) -> None:
     explicit = full_config.get("registered_name")
     if not explicit or explicit in (name, full_config.get("class_name")):
         return
@@ -743,9 +753,8 @@ def _unknown(
     key = registered_name if obj_type == "class" and isinstance(registered_name, str) else name
     if builtin_api is not None:
         return UnknownObjectError(
-            f"Unknown {obj_type} '{name}': kerasave has no built-in '{builtin_api}' yet. Pass "
-            f"custom_objects={{{name!r}: ...}} with an equivalent, or register it with "
-            f"@keras.saving.register_keras_serializable()."
+            f"Unknown {obj_type} '{name}': kerasave has no built-in '{builtin_api}' yet; pass "
+            f"custom_objects={{{name!r}: ...}} with an equivalent class or function."
         )
     described = f"'{name}'" if key == name else f"'{name}' (registered as '{key}')"
     where = f" from module '{module}'" if module else ""
@@ -756,7 +765,7 @@ def _unknown(
             "under that key."
         )
     return UnknownObjectError(
-        f"Unknown {obj_type} {described}{where}: nothing registers it. Register it with "
+        f"Unknown {obj_type} {described}{where}: nothing registers it; register it with "
         f"{_decorator_hint(key)} (and import it before loading) or pass "
         f"custom_objects={{{key!r}: ...}}.{hint}"
     )

@@ -143,9 +143,11 @@ pub(crate) fn attr_exists(obj: hid_t, name: &str, what: &str) -> Result<bool> {
     Ok(r > 0)
 }
 
-/// Reads attribute `name` of `obj`. `limit` is the size of the file: no attribute can hold more
-/// bytes than that, so larger declared sizes are corrupt and are refused before allocating.
-pub(crate) fn read_attr(obj: hid_t, name: &str, limit: u64, what: &str) -> Result<AttrValue> {
+/// Reads attribute `name` of `obj`. `img` is the HDF5 file's bytes: no attribute can hold more
+/// bytes than the file, so larger declared sizes are corrupt and are refused before allocating
+/// (vlen strings are checked against their global heap objects in `img`).
+pub(crate) fn read_attr(obj: hid_t, name: &str, img: &[u8], what: &str) -> Result<AttrValue> {
+    let limit = img.len() as u64;
     let what = format!("{what}: attribute {name:?}");
     let what = what.as_str();
     let c = cstring(name)?;
@@ -173,7 +175,7 @@ pub(crate) fn read_attr(obj: hid_t, name: &str, limit: u64, what: &str) -> Resul
     let (class, size) = unsafe { (h5t::H5Tget_class(ftype.id()), h5t::H5Tget_size(ftype.id())) };
     match class {
         H5T_class_t::H5T_STRING => {
-            let strings = read_strings(&attr, ftype.id(), &space, n, limit, what)?;
+            let strings = read_strings(&attr, ftype.id(), &space, n, img, what)?;
             if scalar {
                 let raw = strings.into_iter().next().unwrap_or_default();
                 Ok(match String::from_utf8(raw) {
@@ -322,12 +324,14 @@ fn read_raw(
     Ok(buf)
 }
 
-/// Reads `n` strings of an attribute or dataset (`reader` does the H5Aread/H5Dread).
+/// Reads `n` strings of an attribute or dataset (`reader` does the H5Aread/H5Dread). `limit`
+/// bounds the bytes allocated; `img` is the HDF5 file (vlen descriptors are checked in it first).
 pub(crate) fn read_string_elements(
     ftype: hid_t,
     space: hid_t,
     n: u64,
     limit: u64,
+    img: &[u8],
     what: &str,
     reader: &dyn Fn(hid_t, *mut c_void) -> i32,
 ) -> Result<Vec<Vec<u8>>> {
@@ -348,6 +352,8 @@ pub(crate) fn read_string_elements(
         capped_bytes(n, 16, limit, what)?;
         let count =
             usize::try_from(n).map_err(|_| Error::corrupt(format!("{what}: too many strings")))?;
+        // libhdf5 would size its buffers by the stored lengths before checking them.
+        super::vlen::check_descriptors(count, img, what, reader)?;
         let mem = string_type(None, cset == H5T_cset_t::H5T_CSET_UTF8)?;
         // SAFETY: our own string type; match the stored cset (libhdf5 does not convert csets).
         check(unsafe { h5t::H5Tset_cset(mem.id(), cset) }, what)?;
@@ -400,11 +406,11 @@ fn read_strings(
     ftype: hid_t,
     space: &Hid,
     n: u64,
-    limit: u64,
+    img: &[u8],
     what: &str,
 ) -> Result<Vec<Vec<u8>>> {
     let id = attr.id();
-    read_string_elements(ftype, space.id(), n, limit, what, &|mem, buf| {
+    read_string_elements(ftype, space.id(), n, img.len() as u64, img, what, &|mem, buf| {
         // SAFETY: `buf` has room for n elements of `mem` (sized by read_string_elements).
         unsafe { h5a::H5Aread(id, mem, buf) }
     })

@@ -37,6 +37,7 @@ mod handle;
 mod reader;
 mod types;
 mod vfd;
+mod vlen;
 mod writer;
 
 pub use attrs::{array_split_sizes, chunk_plan, HDF5_OBJECT_HEADER_LIMIT};

@@ -78,6 +78,7 @@ impl H5File {
         // return drops locals before parameters, and H5File declares `fid` before `file`.
         let fid = unsafe { open_mapped(bytes)? };
         let mut walker = Walker {
+            img: bytes,
             limit: len,
             base,
             groups: Vec::new(),
@@ -85,21 +86,23 @@ impl H5File {
             visited: HashSet::new(),
         };
         locked(|| walker.walk_root(fid.id()))?;
-        let index = walker
-            .datasets
+        let Walker {
+            groups, datasets, ..
+        } = walker;
+        let index = datasets
             .iter()
             .enumerate()
             .map(|(i, e)| (e.info.path.clone(), i))
             .collect();
-        let group_set = walker.groups.iter().cloned().collect();
+        let group_set = groups.iter().cloned().collect();
         Ok(H5File {
             fid,
             file,
             base,
             len,
-            groups: walker.groups,
+            groups,
             group_set,
-            datasets: walker.datasets,
+            datasets,
             index,
         })
     }
@@ -186,6 +189,11 @@ impl H5File {
         locked(|| self.read_copy(info)).map_err(|e| e.in_file(self.file.path()))
     }
 
+    /// The HDF5 file's bytes (checked at open to lie in the map).
+    fn image(&self) -> Result<&[u8]> {
+        self.file.range(self.base, self.len)
+    }
+
     fn too_big(&self, info: &DatasetInfo) -> Error {
         Error::unsupported(format!(
             "{}: larger than this platform's address space",
@@ -211,19 +219,29 @@ impl H5File {
             Kind::Dataspace,
             what,
         )?;
-        let class = classify_dataset(did.id(), ftype.id(), self.len, what)?;
+        let img = self.image()?;
+        let class = classify_dataset(did.id(), ftype.id(), img, what)?;
         let n = match dataspace_shape(space.id(), what)? {
             Some(shape) => element_count(&shape, what)?,
             None => 0,
         };
-        if info.filtered {
+        if info.filtered || info.layout == Layout::Chunked {
             // SAFETY: getter on a valid dataset.
             let dcpl = Hid::new(
                 unsafe { h5d::H5Dget_create_plist(did.id()) },
                 Kind::Plist,
                 what,
             )?;
-            require_filters(dcpl.id(), what)?;
+            if info.filtered {
+                require_filters(dcpl.id(), what)?;
+            }
+            // SAFETY: getter on a valid dataset.
+            if unsafe { h5p::H5Pget_layout(dcpl.id()) } == H5D_layout_t::H5D_CHUNKED {
+                let shape = dataspace_shape(space.id(), what)?;
+                // SAFETY: getter on a valid type.
+                let item = unsafe { h5t::H5Tget_size(ftype.id()) } as u64;
+                check_chunks(dcpl.id(), shape.as_deref(), item, self.len, what)?;
+            }
         }
         // SAFETY: getter on a valid dataset (0 also for "unknown"; only used as a bound).
         let stored = unsafe { h5d::H5Dget_storage_size(did.id()) };
@@ -270,6 +288,7 @@ impl H5File {
                     space.id(),
                     n,
                     declared,
+                    img,
                     what,
                     &|mem, buf| {
                         // SAFETY: `buf` has room for n elements of `mem`.
@@ -295,7 +314,7 @@ impl H5File {
             names
                 .into_iter()
                 .map(|n| {
-                    let v = attrs::read_attr(obj.id(), &n, self.len, &p)?;
+                    let v = attrs::read_attr(obj.id(), &n, self.image()?, &p)?;
                     Ok((n, v))
                 })
                 .collect::<Result<Vec<_>>>()
@@ -311,7 +330,7 @@ impl H5File {
             if !attrs::attr_exists(obj.id(), name, &p)? {
                 return Ok(None);
             }
-            attrs::read_attr(obj.id(), name, self.len, &p).map(Some)
+            attrs::read_attr(obj.id(), name, self.image()?, &p).map(Some)
         })
         .map_err(|e| e.in_file(self.file.path()))
     }
@@ -337,7 +356,7 @@ impl H5File {
         locked(|| {
             let obj = self.open_object(&p)?;
             if attrs::attr_exists(obj.id(), name, &p)? {
-                return as_list(attrs::read_attr(obj.id(), name, self.len, &p)?).map(Some);
+                return as_list(attrs::read_attr(obj.id(), name, self.image()?, &p)?).map(Some);
             }
             let mut out: Option<Vec<String>> = None;
             for i in 0usize.. {
@@ -345,7 +364,7 @@ impl H5File {
                 if !attrs::attr_exists(obj.id(), &chunk, &p)? {
                     break;
                 }
-                let part = as_list(attrs::read_attr(obj.id(), &chunk, self.len, &p)?)?;
+                let part = as_list(attrs::read_attr(obj.id(), &chunk, self.image()?, &p)?)?;
                 out.get_or_insert_with(Vec::new).extend(part);
             }
             Ok(out)
@@ -384,12 +403,12 @@ fn kind_name(v: &AttrValue) -> &'static str {
 }
 
 /// Classifies a dataset's stored type, reading its `dtype` attribute for opaque types.
-fn classify_dataset(did: hid_t, ftype: hid_t, limit: u64, what: &str) -> Result<Class> {
+fn classify_dataset(did: hid_t, ftype: hid_t, img: &[u8], what: &str) -> Result<Class> {
     // SAFETY: getter on a valid type.
     let dtype_attr = if unsafe { h5t::H5Tget_class(ftype) } == H5T_class_t::H5T_OPAQUE
         && attrs::attr_exists(did, "dtype", what)?
     {
-        match attrs::read_attr(did, "dtype", limit, what)? {
+        match attrs::read_attr(did, "dtype", img, what)? {
             AttrValue::String(s) => Some(s),
             _ => None,
         }
@@ -397,6 +416,57 @@ fn classify_dataset(did: hid_t, ftype: hid_t, limit: u64, what: &str) -> Result<
         None
     };
     types::classify(ftype, dtype_attr.as_deref(), what)
+}
+
+/// Most chunks a chunked dataset may have (libhdf5 walks and indexes each one).
+const MAX_CHUNKS: u64 = 1 << 24;
+/// libhdf5's own bound on a chunk's size (its chunk sizes are 32-bit).
+const MAX_CHUNK_BYTES: u64 = (1 << 32) - 1;
+
+/// Checks a chunked dataset's chunk layout before libhdf5 reads it (fuzz finding 4: chunk dims
+/// of another rank than the dataspace make `H5Dread` allocate without bound): the chunk rank is
+/// the dataspace's, every chunk dimension is at least 1, there are at most [`MAX_CHUNKS`]
+/// chunks, and one chunk is at most 4 GiB and passes the expansion rule against the file size.
+fn check_chunks(
+    dcpl: hid_t,
+    shape: Option<&[u64]>,
+    item: u64,
+    file_len: u64,
+    what: &str,
+) -> Result<()> {
+    let mut dims = [0 as hsize_t; 32];
+    // SAFETY: `dims` has room for 32 entries; libhdf5 writes at most max_ndims of them.
+    let rank = unsafe { h5p::H5Pget_chunk(dcpl, dims.len() as i32, dims.as_mut_ptr()) };
+    let rank = usize::try_from(rank).map_err(|_| corrupt(what))?;
+    let shape = shape.unwrap_or(&[]);
+    if rank != shape.len() || rank > dims.len() {
+        return Err(Error::corrupt(format!(
+            "{what}: chunks of rank {rank} for a dataspace of rank {}",
+            shape.len()
+        )));
+    }
+    let chunk = &dims[..rank];
+    if chunk.contains(&0) {
+        return Err(Error::corrupt(format!("{what}: chunk shape {chunk:?} has a 0")));
+    }
+    let mut nchunks: u64 = 1;
+    let mut elems: u64 = 1;
+    for (&d, &c) in shape.iter().zip(chunk) {
+        nchunks = nchunks.saturating_mul(d.div_ceil(c));
+        elems = elems.saturating_mul(c);
+    }
+    if nchunks > MAX_CHUNKS {
+        return Err(Error::corrupt(format!(
+            "{what}: shape {shape:?} in chunks of {chunk:?} makes {nchunks} chunks (more than {MAX_CHUNKS})"
+        )));
+    }
+    let bytes = elems.saturating_mul(item.max(1));
+    if bytes > MAX_CHUNK_BYTES {
+        return Err(Error::corrupt(format!(
+            "{what}: chunks of {chunk:?} are {bytes} bytes (more than {MAX_CHUNK_BYTES})"
+        )));
+    }
+    check_expansion(bytes, file_len, &format!("{what}: one chunk"))
 }
 
 /// Refuses a filtered dataset whose filters are not compiled in (lzf, blosc, szip, ...).
@@ -440,7 +510,8 @@ fn require_filters(dcpl: hid_t, what: &str) -> Result<()> {
     Ok(())
 }
 
-struct Walker {
+struct Walker<'a> {
+    img: &'a [u8],
     limit: u64,
     base: u64,
     groups: Vec<String>,
@@ -453,7 +524,7 @@ fn token_bytes(info: &H5O_info2_t) -> [u8; 16] {
     unsafe { std::ptr::read((&info.token as *const h5o::H5O_token_t).cast::<[u8; 16]>()) }
 }
 
-impl Walker {
+impl Walker<'_> {
     fn walk_root(&mut self, fid: hid_t) -> Result<()> {
         // SAFETY: valid file id; "/" is NUL-terminated.
         let root = Hid::new(
@@ -587,7 +658,7 @@ impl Walker {
             Kind::Dataspace,
             what,
         )?;
-        let class = classify_dataset(did.id(), ftype.id(), self.limit, what)?;
+        let class = classify_dataset(did.id(), ftype.id(), self.img, what)?;
         let dtype = class.dtype();
         let (shape, n) = match dataspace_shape(space.id(), what)? {
             Some(shape) => {
@@ -649,7 +720,13 @@ impl Walker {
                     Layout::Contiguous { offset, len }
                 }
             }
-            H5D_layout_t::H5D_CHUNKED => Layout::Chunked,
+            H5D_layout_t::H5D_CHUNKED => {
+                let shape = dataspace_shape(space.id(), what)?;
+                // SAFETY: getter on a valid type.
+                let item = unsafe { h5t::H5Tget_size(ftype.id()) } as u64;
+                check_chunks(dcpl.id(), shape.as_deref(), item, self.limit, what)?;
+                Layout::Chunked
+            }
             H5D_layout_t::H5D_COMPACT => Layout::Compact,
             H5D_layout_t::H5D_VIRTUAL => {
                 return Err(Error::unsupported(format!(

@@ -107,16 +107,7 @@ MAX_RSS_KB = 1 << 20
 #: strict: these tests are expected to fail (``xfail(strict=True)``); once the library is fixed
 #: they XPASS, which fails the run, so the entry has to be removed here.
 #: Keys: ``(test, case)`` with test one of "api", "cli".
-KNOWN_BUGS: dict[tuple[str, str], str] = {
-    ("api", "chunk_rank_mismatch"): "libhdf5 H5Dread allocates until memory runs out (3 GB "
-    "under a 3 GB limit for a 36-byte tensor), then 'memory allocation failed for chunk'; the "
-    "chunk rank is not checked against the dataspace rank",
-    ("cli", "chunk_rank_mismatch"): "same: verify uses all of its 4 GiB address space",
-    ("api", "vlen_length_bomb"): "libhdf5 allocates and fills a conversion buffer of the vlen "
-    "length in the attribute (1.5 GiB) before it checks the heap object: ~1.5 GB RSS, then "
-    "'Expected global heap object size does not match'",
-    ("cli", "vlen_length_bomb"): "same: verify's RSS is ~1.5 GB",
-}
+KNOWN_BUGS: dict[tuple[str, str], str] = {}
 
 
 def params(test: str, cases) -> list:

@@ -9,19 +9,18 @@
 //! ```
 
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use memmap2::Mmap;
-use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyList, PyModule, PyTuple};
 
 use super::array::{self, MappedBuffer};
+use super::writer::finish_once_writer;
 use crate::archive::{ArchiveWriter, KerasArchive, Member, Method};
-use crate::dtype::DType;
 use crate::error::Error;
-use crate::tensor::{Tensor, TensorData};
+use crate::tensor::TensorData;
 
 /// A `.keras` (or any) zip archive, validated as a whole when opened: member names that could
 /// escape a directory, overlapping or inconsistent headers, encryption and zip bombs are refused.
@@ -177,24 +176,12 @@ impl PyKerasArchive {
             }
             Ok(TensorData::Owned(archive.read(name)?.into_owned()))
         })?;
-        let len = match &data {
-            TensorData::Mapped { len, .. } => *len,
-            TensorData::Owned(v) => v.len(),
-            _ => 0,
+        let owner_for = |map: &Arc<Mmap>| {
+            array::shared_owner(py, &self.owner, map, || {
+                self.inner.path().to_string_lossy().into_owned()
+            })
         };
-        let tensor = Tensor {
-            dtype: DType::UInt8,
-            shape: vec![len as u64],
-            data,
-        };
-        let path = self.inner.path().to_string_lossy().into_owned();
-        let owner_for = |map: &Arc<Mmap>| -> PyResult<Bound<'py, MappedBuffer>> {
-            let owner = self.owner.get_or_try_init(py, || {
-                Py::new(py, MappedBuffer::new(Arc::clone(map), path.clone()))
-            })?;
-            Ok(owner.bind(py).clone())
-        };
-        array::tensor_to_array(py, tensor, false, &owner_for)
+        array::byte_array(py, data, &owner_for)
     }
 
     /// `(offset, length)` of a STORED member's bytes in the archive, None if it is compressed.
@@ -226,125 +213,38 @@ impl PyKerasArchive {
     }
 }
 
-/// Writes a zip archive the way Keras's `zipfile` does (every member STORED, in the order added),
-/// to a temp file renamed over `path` by `finish()`. Usable as a context manager: leaving the
-/// block normally finishes, an exception aborts (nothing is left behind).
-///
-/// Args:
-///     path: The target (its directory must exist).
-#[pyclass(frozen, module = "kerasave._core", name = "ArchiveWriter")]
-pub struct PyArchiveWriter {
-    inner: Mutex<Option<ArchiveWriter>>,
-    path: PathBuf,
-}
-
-impl PyArchiveWriter {
-    fn with<T: Send>(
-        &self,
-        py: Python<'_>,
-        f: impl FnOnce(&mut ArchiveWriter) -> Result<T, Error> + Send,
-    ) -> PyResult<T> {
-        py.detach(|| {
-            let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-            match guard.as_mut() {
-                Some(w) => f(w).map_err(PyErr::from),
-                None => Err(self.finished()),
-            }
-        })
-    }
-
-    fn finished(&self) -> PyErr {
-        PyValueError::new_err(format!(
-            "ArchiveWriter for {} is already finished or aborted",
-            self.path.display()
-        ))
-    }
-
-    fn take(&self) -> Option<ArchiveWriter> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner()).take()
-    }
-}
-
-#[pymethods]
-impl PyArchiveWriter {
-    #[new]
-    fn new(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
-        let writer = py.detach(|| ArchiveWriter::create(&path))?;
-        Ok(PyArchiveWriter {
-            inner: Mutex::new(Some(writer)),
-            path,
-        })
-    }
-
-    /// The target path.
-    #[getter]
-    fn path(&self) -> PathBuf {
-        self.path.clone()
-    }
-
-    /// Writes ZIP64 records even where the sizes fit 32 bits (zipfile's `force_zip64`).
-    fn force_zip64(&self, py: Python<'_>, on: bool) -> PyResult<()> {
-        self.with(py, |w| {
-            w.force_zip64(on);
-            Ok(())
-        })
-    }
-
-    /// Adds member `name` from memory, its data at a multiple of `align` (1: anywhere; else a
-    /// power of two up to 32768).
-    #[pyo3(signature = (name, data, align = 1))]
-    fn add_bytes(&self, py: Python<'_>, name: &str, data: &[u8], align: u64) -> PyResult<()> {
-        self.with(py, |w| w.add_bytes_aligned(name, data, align))
-    }
-
-    /// Adds the file at `path` as member `name` (streamed, never held in memory), its data at a
-    /// multiple of `align` (4096 for Keras weights).
-    #[pyo3(signature = (name, path, align = 1))]
-    fn add_file(&self, py: Python<'_>, name: &str, path: PathBuf, align: u64) -> PyResult<()> {
-        self.with(py, |w| w.add_file(name, &path, align))
-    }
-
-    /// Writes the central directory and renames the archive into place.
-    fn finish(&self, py: Python<'_>) -> PyResult<()> {
-        let writer = self.take().ok_or_else(|| self.finished())?;
-        py.detach(|| writer.finish())?;
-        Ok(())
-    }
-
-    /// Drops the half-written archive; the target is untouched. Harmless after `finish`.
-    fn abort(&self, py: Python<'_>) {
-        if let Some(writer) = self.take() {
-            py.detach(|| drop(writer));
+finish_once_writer! {
+    /// Writes a zip archive the way Keras's `zipfile` does (every member STORED, in the order
+    /// added), to a temp file renamed over `path` by `finish()`. Usable as a context manager:
+    /// leaving the block normally finishes, an exception aborts (nothing is left behind).
+    ///
+    /// Args:
+    ///     path: The target (its directory must exist).
+    pub struct PyArchiveWriter(ArchiveWriter) as "ArchiveWriter";
+    finish = "Writes the central directory and renames the archive into place.";
+    abort = "Drops the half-written archive; the target is untouched. Harmless after `finish`.";
+    methods {
+        /// Writes ZIP64 records even where the sizes fit 32 bits (zipfile's `force_zip64`).
+        fn force_zip64(&self, py: Python<'_>, on: bool) -> PyResult<()> {
+            self.slot.with(py, |w| {
+                w.force_zip64(on);
+                Ok(())
+            })
         }
-    }
 
-    fn __enter__(slf: Py<Self>) -> Py<Self> {
-        slf
-    }
-
-    #[pyo3(signature = (exc_type, _exc = None, _tb = None))]
-    fn __exit__(
-        &self,
-        py: Python<'_>,
-        exc_type: Option<&Bound<'_, PyAny>>,
-        _exc: Option<&Bound<'_, PyAny>>,
-        _tb: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<bool> {
-        if exc_type.is_some_and(|t| !t.is_none()) {
-            self.abort(py);
-        } else if self
-            .inner
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_some()
-        {
-            self.finish(py)?;
+        /// Adds member `name` from memory, its data at a multiple of `align` (1: anywhere; else a
+        /// power of two up to 32768).
+        #[pyo3(signature = (name, data, align = 1))]
+        fn add_bytes(&self, py: Python<'_>, name: &str, data: &[u8], align: u64) -> PyResult<()> {
+            self.slot.with(py, |w| w.add_bytes_aligned(name, data, align))
         }
-        Ok(false)
-    }
 
-    fn __repr__(&self) -> String {
-        format!("<ArchiveWriter {:?}>", self.path)
+        /// Adds the file at `path` as member `name` (streamed, never held in memory), its data at
+        /// a multiple of `align` (4096 for Keras weights).
+        #[pyo3(signature = (name, path, align = 1))]
+        fn add_file(&self, py: Python<'_>, name: &str, path: PathBuf, align: u64) -> PyResult<()> {
+            self.slot.with(py, |w| w.add_file(name, &path, align))
+        }
     }
 }
 

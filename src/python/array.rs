@@ -12,6 +12,7 @@
 //! refuses `arr.flags.writeable = True` on a view of the read-only map.
 
 use std::ffi::{c_int, c_void, CString};
+use std::path::PathBuf;
 use std::ptr;
 use std::sync::Arc;
 
@@ -26,6 +27,7 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyModule};
 
 use crate::dtype::DType;
+use crate::io::MappedFile;
 use crate::tensor::{Tensor, TensorData};
 
 /// Owner of one read-only memory map (a checkpoint data shard); the `base` of every zero-copy
@@ -89,9 +91,64 @@ impl OwnedBuffer {
     }
 }
 
+/// The one `MappedBuffer` of a file's map, made on first use and kept in `cell`, so that every
+/// array viewing that file has the same base. `path` names the file in its `repr`.
+pub(crate) fn shared_owner<'py>(
+    py: Python<'py>,
+    cell: &PyOnceLock<Py<MappedBuffer>>,
+    map: &Arc<Mmap>,
+    path: impl FnOnce() -> String,
+) -> PyResult<Bound<'py, MappedBuffer>> {
+    let owner = cell.get_or_try_init(py, || {
+        Py::new(py, MappedBuffer::new(Arc::clone(map), path()))
+    })?;
+    Ok(owner.bind(py).clone())
+}
+
+/// Raw bytes (`Mapped` or `Owned`) as a read-only 1-D uint8 array; see [`tensor_to_array`].
+pub(crate) fn byte_array<'py>(
+    py: Python<'py>,
+    data: TensorData,
+    owner_for: &dyn Fn(&Arc<Mmap>) -> PyResult<Bound<'py, MappedBuffer>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let len = match &data {
+        TensorData::Mapped { len, .. } => *len,
+        TensorData::Owned(v) => v.len(),
+        _ => 0,
+    };
+    let tensor = Tensor {
+        dtype: DType::UInt8,
+        shape: vec![len as u64],
+        data,
+    };
+    tensor_to_array(py, tensor, false, owner_for)
+}
+
+/// Maps the file at `path` read-only and returns all its bytes as a read-only uint8 array that
+/// views the map (its `base` is a `MappedBuffer`; an empty file gives an empty array). Slices and
+/// `.view(dtype)` of it are views of the map too: this is how pure-Python readers (safetensors)
+/// hand out zero-copy tensors with the same owner as the native ones.
+#[pyfunction]
+fn map_file(py: Python<'_>, path: PathBuf) -> PyResult<Bound<'_, PyAny>> {
+    let mapped = py.detach(|| MappedFile::open(&path))?;
+    let data = match mapped.shared_map() {
+        Some(map) => TensorData::Mapped {
+            map: Arc::clone(map),
+            offset: 0,
+            len: map.len(),
+        },
+        None => TensorData::Owned(Vec::new()),
+    };
+    let label = path.to_string_lossy().into_owned();
+    let owner_for =
+        |map: &Arc<Mmap>| Bound::new(py, MappedBuffer::new(Arc::clone(map), label.clone()));
+    byte_array(py, data, &owner_for)
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<MappedBuffer>()?;
     m.add_class::<OwnedBuffer>()?;
+    m.add_function(wrap_pyfunction!(map_file, m)?)?;
     Ok(())
 }
 

@@ -11,7 +11,7 @@
 //! ```
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use memmap2::Mmap;
 use numpy::{PyArray1, PyArrayDescr, PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
@@ -22,6 +22,7 @@ use pyo3::types::{PyBool, PyBytes, PyDict, PyFloat, PyInt, PyList, PyModule, PyS
 
 use super::archive::PyKerasArchive;
 use super::array::{self, MappedBuffer};
+use super::writer::finish_once_writer;
 use crate::dtype::DType;
 use crate::error::Error;
 use crate::h5::{AttrValue, DatasetInfo, H5File, H5Writer, Layout};
@@ -50,11 +51,9 @@ impl PyH5File {
     }
 
     fn owner<'py>(&self, py: Python<'py>, map: &Arc<Mmap>) -> PyResult<Bound<'py, MappedBuffer>> {
-        let path = self.inner.mapped().path().to_string_lossy().into_owned();
-        let owner = self
-            .owner
-            .get_or_try_init(py, || Py::new(py, MappedBuffer::new(Arc::clone(map), path)))?;
-        Ok(owner.bind(py).clone())
+        array::shared_owner(py, &self.owner, map, || {
+            self.inner.mapped().path().to_string_lossy().into_owned()
+        })
     }
 
     fn info(&self, py: Python<'_>, path: &str) -> PyResult<DatasetInfo> {
@@ -149,41 +148,37 @@ fn attr_from_py(name: &str, value: &Bound<'_, PyAny>) -> PyResult<(AttrValue, bo
         // np.asarray([]) is float64: what Keras stores for an empty `weight_names`.
         return Ok((AttrValue::Float(Vec::new()), false));
     }
-    if items.iter().all(|i| i.is_instance_of::<PyString>()) {
-        let v = items
-            .iter()
-            .map(|i| i.extract::<String>())
-            .collect::<PyResult<_>>()?;
+    let is_int = |i: &Bound<'_, PyAny>| i.is_instance_of::<PyInt>() || i.is_instance_of::<PyBool>();
+    if let Some(v) = all_as(&items, |i| i.is_instance_of::<PyString>(), |i| i.extract())? {
         return Ok((AttrValue::Strings(v), false));
     }
-    if items.iter().all(|i| i.is_instance_of::<PyBytes>()) {
-        let v = items
-            .iter()
-            .map(|i| utf8(name, i.cast::<PyBytes>()?.as_bytes()))
-            .collect::<PyResult<_>>()?;
+    let bytes_utf8 = |i: &Bound<'_, PyAny>| utf8(name, i.cast::<PyBytes>()?.as_bytes());
+    if let Some(v) = all_as(&items, |i| i.is_instance_of::<PyBytes>(), bytes_utf8)? {
         return Ok((AttrValue::Strings(v), true));
     }
-    if items
-        .iter()
-        .all(|i| i.is_instance_of::<PyInt>() || i.is_instance_of::<PyBool>())
-    {
-        let v = items
-            .iter()
-            .map(|i| i.extract::<i64>())
-            .collect::<PyResult<_>>()?;
+    if let Some(v) = all_as(&items, is_int, |i| i.extract())? {
         return Ok((AttrValue::Int(v), false));
     }
-    if items
-        .iter()
-        .all(|i| i.is_instance_of::<PyFloat>() || i.is_instance_of::<PyInt>())
-    {
-        let v = items
-            .iter()
-            .map(|i| i.extract::<f64>())
-            .collect::<PyResult<_>>()?;
+    if let Some(v) = all_as(
+        &items,
+        |i| is_int(i) || i.is_instance_of::<PyFloat>(),
+        |i| i.extract(),
+    )? {
         return Ok((AttrValue::Float(v), false));
     }
     Err(bad("a list of mixed or unsupported items".to_owned()))
+}
+
+/// `Some(get(item) for every item)` when every item passes `is`, else None.
+fn all_as<'py, T>(
+    items: &[Bound<'py, PyAny>],
+    is: impl Fn(&Bound<'py, PyAny>) -> bool,
+    get: impl Fn(&Bound<'py, PyAny>) -> PyResult<T>,
+) -> PyResult<Option<Vec<T>>> {
+    if !items.iter().all(is) {
+        return Ok(None);
+    }
+    items.iter().map(get).collect::<PyResult<_>>().map(Some)
 }
 
 fn utf8(name: &str, b: &[u8]) -> PyResult<String> {
@@ -502,149 +497,68 @@ impl PyH5File {
     }
 }
 
-/// Writes an HDF5 file the way h5py does for Keras (superblock v0, contiguous datasets, no
-/// timestamps) into a temp file beside `path`, renamed over it by `finish()`. Usable as a
-/// context manager: leaving the block normally finishes, an exception aborts (nothing is left).
-///
-/// Args:
-///     path: The target (its directory must exist).
-#[pyclass(frozen, module = "kerasave._core", name = "H5Writer")]
-pub struct PyH5Writer {
-    inner: Mutex<Option<H5Writer>>,
-    path: PathBuf,
-}
-
-impl PyH5Writer {
-    fn with<T: Send>(
-        &self,
-        py: Python<'_>,
-        f: impl FnOnce(&mut H5Writer) -> Result<T, Error> + Send,
-    ) -> PyResult<T> {
-        py.detach(|| {
-            let mut guard = self.inner.lock().unwrap_or_else(|e| e.into_inner());
-            match guard.as_mut() {
-                Some(w) => f(w).map_err(PyErr::from),
-                None => Err(PyValueError::new_err(format!(
-                    "H5Writer for {} is already finished or aborted",
-                    self.path.display()
-                ))),
-            }
-        })
-    }
-
-    fn take(&self) -> Option<H5Writer> {
-        self.inner.lock().unwrap_or_else(|e| e.into_inner()).take()
-    }
-}
-
-#[pymethods]
-impl PyH5Writer {
-    #[new]
-    fn new(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
-        let writer = py.detach(|| H5Writer::create(&path))?;
-        Ok(PyH5Writer {
-            inner: Mutex::new(Some(writer)),
-            path,
-        })
-    }
-
-    /// The target path.
-    #[getter]
-    fn path(&self) -> PathBuf {
-        self.path.clone()
-    }
-
-    /// Creates the group at `path` and any missing parents (existing groups are fine).
-    fn create_group(&self, py: Python<'_>, path: &str) -> PyResult<()> {
-        self.with(py, |w| w.create_group(path))
-    }
-
-    /// Writes `array` (C-contiguous, little-endian, any fixed-size numpy or ml_dtypes dtype) as
-    /// a contiguous dataset at `path`; parents are created. bfloat16 and the other ml_dtypes types
-    /// are stored as Keras does: an opaque type plus a `dtype` attribute.
-    fn write_dataset(&self, py: Python<'_>, path: &str, array: &Bound<'_, PyAny>) -> PyResult<()> {
-        let (dtype, shape, bytes) = array_bytes(path, array)?;
-        self.with(py, |w| w.write_dataset(path, dtype, &shape, bytes))
-    }
-
-    /// Sets attribute `name` on the group or dataset at `object_path`, replacing it.
+finish_once_writer! {
+    /// Writes an HDF5 file the way h5py does for Keras (superblock v0, contiguous datasets, no
+    /// timestamps) into a temp file beside `path`, renamed over it by `finish()`. Usable as a
+    /// context manager: leaving the block normally finishes, an exception aborts (nothing is
+    /// left).
     ///
-    /// `str` is a scalar variable-length UTF-8 string (ASCII with `ascii=True`); `bytes` an
-    /// ASCII string, as h5py stores them; lists of those are 1-D string arrays; `int`/`float`
-    /// and numeric arrays are 1-D int64/float64 arrays (an empty list: an empty float64 array).
-    #[pyo3(signature = (object_path, name, value, ascii = false))]
-    fn set_attr(
-        &self,
-        py: Python<'_>,
-        object_path: &str,
-        name: &str,
-        value: &Bound<'_, PyAny>,
-        ascii: bool,
-    ) -> PyResult<()> {
-        let (value, forced_ascii) = attr_from_py(name, value)?;
-        let ascii = ascii || forced_ascii;
-        self.with(py, |w| w.set_attr(object_path, name, &value, ascii))
-    }
-
-    /// Keras's `save_attributes_to_hdf5_group`: the list as one vlen ASCII array, or split into
-    /// `name0`, `name1`, ... fixed-length chunks when it would pass 64512 bytes; an empty list is
-    /// an empty float64 array.
-    fn set_string_list_attr(
-        &self,
-        py: Python<'_>,
-        object_path: &str,
-        name: &str,
-        items: Vec<String>,
-    ) -> PyResult<()> {
-        self.with(py, |w| w.set_string_list_attr(object_path, name, &items))
-    }
-
-    /// Closes the file and renames it over the target.
-    fn finish(&self, py: Python<'_>) -> PyResult<()> {
-        let Some(writer) = self.take() else {
-            return Err(PyValueError::new_err(format!(
-                "H5Writer for {} is already finished or aborted",
-                self.path.display()
-            )));
-        };
-        py.detach(|| writer.finish())?;
-        Ok(())
-    }
-
-    /// Drops the half-written file; the target is untouched. Harmless after `finish`.
-    fn abort(&self, py: Python<'_>) {
-        if let Some(writer) = self.take() {
-            py.detach(|| drop(writer));
+    /// Args:
+    ///     path: The target (its directory must exist).
+    pub struct PyH5Writer(H5Writer) as "H5Writer";
+    finish = "Closes the file and renames it over the target.";
+    abort = "Drops the half-written file; the target is untouched. Harmless after `finish`.";
+    methods {
+        /// Creates the group at `path` and any missing parents (existing groups are fine).
+        fn create_group(&self, py: Python<'_>, path: &str) -> PyResult<()> {
+            self.slot.with(py, |w| w.create_group(path))
         }
-    }
 
-    fn __enter__(slf: Py<Self>) -> Py<Self> {
-        slf
-    }
-
-    #[pyo3(signature = (exc_type, _exc = None, _tb = None))]
-    fn __exit__(
-        &self,
-        py: Python<'_>,
-        exc_type: Option<&Bound<'_, PyAny>>,
-        _exc: Option<&Bound<'_, PyAny>>,
-        _tb: Option<&Bound<'_, PyAny>>,
-    ) -> PyResult<bool> {
-        if exc_type.is_some_and(|t| !t.is_none()) {
-            self.abort(py);
-        } else if self
-            .inner
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .is_some()
-        {
-            self.finish(py)?;
+        /// Writes `array` (C-contiguous, little-endian, any fixed-size numpy or ml_dtypes dtype)
+        /// as a contiguous dataset at `path`; parents are created. bfloat16 and the other
+        /// ml_dtypes types are stored as Keras does: an opaque type plus a `dtype` attribute.
+        fn write_dataset(
+            &self,
+            py: Python<'_>,
+            path: &str,
+            array: &Bound<'_, PyAny>,
+        ) -> PyResult<()> {
+            let (dtype, shape, bytes) = array_bytes(path, array)?;
+            self.slot.with(py, |w| w.write_dataset(path, dtype, &shape, bytes))
         }
-        Ok(false)
-    }
 
-    fn __repr__(&self) -> String {
-        format!("<H5Writer {:?}>", self.path)
+        /// Sets attribute `name` on the group or dataset at `object_path`, replacing it.
+        ///
+        /// `str` is a scalar variable-length UTF-8 string (ASCII with `ascii=True`); `bytes` an
+        /// ASCII string, as h5py stores them; lists of those are 1-D string arrays;
+        /// `int`/`float` and numeric arrays are 1-D int64/float64 arrays (an empty list: an empty
+        /// float64 array).
+        #[pyo3(signature = (object_path, name, value, ascii = false))]
+        fn set_attr(
+            &self,
+            py: Python<'_>,
+            object_path: &str,
+            name: &str,
+            value: &Bound<'_, PyAny>,
+            ascii: bool,
+        ) -> PyResult<()> {
+            let (value, forced_ascii) = attr_from_py(name, value)?;
+            let ascii = ascii || forced_ascii;
+            self.slot.with(py, |w| w.set_attr(object_path, name, &value, ascii))
+        }
+
+        /// Keras's `save_attributes_to_hdf5_group`: the list as one vlen ASCII array, or split
+        /// into `name0`, `name1`, ... fixed-length chunks when it would pass 64512 bytes; an
+        /// empty list is an empty float64 array.
+        fn set_string_list_attr(
+            &self,
+            py: Python<'_>,
+            object_path: &str,
+            name: &str,
+            items: Vec<String>,
+        ) -> PyResult<()> {
+            self.slot.with(py, |w| w.set_string_list_attr(object_path, name, &items))
+        }
     }
 }
 

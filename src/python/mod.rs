@@ -9,18 +9,21 @@
 //! kerasave._core
 //!   MappedBuffer       owner of one shard's Arc<Mmap>; `.base` of every array viewing that shard
 //!   OwnedBuffer        owner of bytes that had to be copied (assembled slices, byte-swapped)
+//!   map_file           a whole file as a uint8 view of its map (pure-Python readers: safetensors)
 //!   CheckpointReader   BundleReader + per-shard MappedBuffer cache
 //!   save_checkpoint, build_object_graph, describe_object_graph, latest_checkpoint,
 //!   resolve_prefix, escape_local_name, unescape_local_name, checkpoint_key
 //!   H5File, H5Writer   HDF5 files over a map (zip members in place) / h5py-style writer (h5.rs)
 //!   KerasArchive, ArchiveWriter   validated .keras zips / Keras-style atomic writer (archive.rs)
 //! ```
+//! The two writers share their finish-once / context-manager protocol ([`writer`]).
 
 mod archive;
 mod array;
 mod checkpoint;
 mod errors;
 mod h5;
+mod writer;
 
 use pyo3::prelude::*;
 

@@ -24,6 +24,7 @@ import kerasave._core  # noqa: E402,F401
 from conftest import assert_same  # noqa: E402
 from kerasave import cli  # noqa: E402
 from kerasave._progress import Progress  # noqa: E402
+from kerasave._writers import SAFETENSORS_CODES  # noqa: E402
 
 DATA = Path(__file__).resolve().parent / "data"
 KERAS = DATA / "keras"
@@ -41,7 +42,7 @@ def run(capsys, *args: str) -> tuple[int, str, str]:
 
 
 def tensors_of(path) -> dict:
-    with cli.open_any(str(path)) as store:
+    with ks.open(str(path)) as store:
         return {k: store.get(k, copy=True) for k in store.keys()}
 
 
@@ -201,7 +202,7 @@ def test_convert_every_fixture(capsys, tmp_path, rel, suffix):
     dst = tmp_path / ("out" + suffix)
     code, _, err = run(capsys, "convert", src, dst)
     want = tensors_of(src)
-    if suffix == ".safetensors" and any(a.dtype.name not in cli._NUMPY_TO_SAFETENSORS
+    if suffix == ".safetensors" and any(a.dtype.name not in SAFETENSORS_CODES
                                         for a in want.values()):
         assert code == 2 and "safetensors cannot store dtype" in err
         return
@@ -243,7 +244,7 @@ def test_convert_legacy_keeps_native_keys(capsys, tmp_path):
 def test_convert_explicit_format(capsys, tmp_path):
     dst = tmp_path / "weights.bin"
     assert run(capsys, "convert", ADAM, dst, "--format", "safetensors")[0] == 0
-    with cli.open_any(str(dst)) as store:  # sniffed from the bytes, not the suffix
+    with ks.open(str(dst)) as store:  # sniffed from the bytes, not the suffix
         assert store.format == "safetensors"
     assert run(capsys, "convert", ADAM, tmp_path / "x", "--format", "pickle")[0] == 2
 
@@ -334,7 +335,7 @@ def test_convert_shows_progress_on_a_tty(capsys, tmp_path, monkeypatch):
     assert "reading [" in text and "100.0%" in text and "4.0 MiB/4.0 MiB" in text
 
 
-# -- safetensors / npz readers --------------------------------------------------------------------
+# -- safetensors / npz readers (ks.open) --------------------------------------------------------------------
 
 
 def test_safetensors_reader_agrees_with_the_reference(tmp_path):
@@ -351,7 +352,7 @@ def test_safetensors_reader_agrees_with_the_reference(tmp_path):
     }
     ref = tmp_path / "ref.safetensors"
     st.save_file(tensors, str(ref), metadata={"k": "v"})
-    with cli.open_any(str(ref)) as store:
+    with ks.open(str(ref)) as store:
         assert store.format == "safetensors" and store.metadata["k"] == "v"
         store.verify()
         for key, arr in tensors.items():
@@ -375,7 +376,7 @@ def test_safetensors_reader_refuses_bad_files(tmp_path, mutate, match):
     bad = tmp_path / "bad.safetensors"
     bad.write_bytes(mutate(good.read_bytes()))
     with pytest.raises(ks.KerasaveError, match=match) as info:
-        with cli.open_any(str(bad)) as store:
+        with ks.open(str(bad)) as store:
             for key in store:
                 store[key]
     assert str(bad) in str(info.value)
@@ -385,17 +386,17 @@ def test_npz_reader_refuses_pickles_and_lies(tmp_path):
     pickled = tmp_path / "p.npz"
     np.savez(pickled, a=np.array([{"x": 1}], dtype=object))
     with pytest.raises(ks.UnsupportedFormatError, match="pickle"):
-        cli.open_any(str(pickled))
+        ks.open(str(pickled))
     ok = tmp_path / "ok.npz"
     np.savez(ok, a=np.arange(4, dtype=np.int32))
-    with cli.open_any(str(ok)) as store:
+    with ks.open(str(ok)) as store:
         assert store.format == "npz" and list(store) == ["a"]
         assert_same(store["a"], np.arange(4, dtype=np.int32))
         assert not store["a"].flags.writeable
     garbage = tmp_path / "g.npz"
     garbage.write_bytes(b"PK\x03\x04 not a zip")
     with pytest.raises(ks.CorruptFileError, match=str(garbage)):
-        cli.open_any(str(garbage))
+        ks.open(str(garbage))
 
 
 def test_convert_refuses_keys_that_are_unsafe_member_names(capsys, tmp_path):

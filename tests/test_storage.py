@@ -346,3 +346,56 @@ print(a.dtype, a.view("u2").tolist())
 def test_every_dtype_tensors_cover_the_fixed_size_dtypes():
     names = {k.split("/")[0] for k in every_dtype_tensors()}
     assert {"f32", "bool", "c64", "strings", "scalar", "empty"} <= names
+
+
+# -- safetensors and .npz (SafetensorsStore, NpzStore) ------------------------------------------
+
+
+def test_safetensors_and_npz_sniffed_from_bytes(tmp_path):
+    tensors = {"a": np.arange(6, dtype=np.float32).reshape(2, 3), "b": np.array([1, -2], np.int64)}
+    st, npz = tmp_path / "t.bin", tmp_path / "t.dat"
+    ks.save_tensors(st, tensors, format="safetensors")
+    ks.save_tensors(npz, tensors, format="npz")
+    assert sniff(st) == "safetensors" and sniff(npz) == "npz"
+    for path, fmt in ((st, "safetensors"), (npz, "npz")):
+        with ks.open(path) as store:
+            assert store.format == fmt and sorted(store) == ["a", "b"]
+            for key, want in tensors.items():
+                assert_same(store[key], want)
+                assert not store[key].flags.writeable
+                assert store.get(key, copy=True).flags.writeable
+    # The bytes win over the name: an .npz named .safetensors is an .npz.
+    (tmp_path / "n.safetensors").write_bytes(npz.read_bytes())
+    assert sniff(tmp_path / "n.safetensors") == "npz"
+
+
+def test_safetensors_arrays_view_the_map_and_outlive_the_store(tmp_path):
+    path = tmp_path / "t.safetensors"
+    ks.save_tensors(path, {"a": np.arange(4, dtype=np.float32), "b": np.ones(3, np.int8)})
+    store = ks.open(path)
+    arr = store["a"]
+    base = arr
+    while isinstance(base, np.ndarray):
+        assert not base.flags.owndata
+        base = base.base
+    assert isinstance(base, _core.MappedBuffer) and base.path == str(path)
+    store.close()
+    del store
+    gc.collect()
+    assert_same(arr, np.arange(4, dtype=np.float32))
+
+
+def test_safetensors_overlapping_tensors_refused_at_open(tmp_path):
+    import json
+    import struct
+
+    header = {
+        "a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
+        "b": {"dtype": "F32", "shape": [2], "data_offsets": [4, 12]},
+    }
+    blob = json.dumps(header).encode()
+    path = tmp_path / "o.safetensors"
+    path.write_bytes(struct.pack("<Q", len(blob)) + blob + bytes(12))
+    with pytest.raises(ks.CorruptFileError, match="overlaps") as info:
+        ks.open(path)
+    assert str(path) in str(info.value)

@@ -28,6 +28,9 @@ class OwnedBuffer:
     def nbytes(self) -> int: ...
     def __len__(self) -> int: ...
 
+def map_file(path: PathLike) -> np.ndarray:
+    """The whole file as a read-only uint8 view of its memory map (base: a MappedBuffer)."""
+
 class CheckpointReader:
     """A TF tensor bundle (checkpoint V2) opened for reading; the index is validated eagerly."""
 

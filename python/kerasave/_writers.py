@@ -54,6 +54,7 @@ import numpy as np
 
 from kerasave import _h5layout
 from kerasave.errors import KerasaveWarning, UnsupportedFormatError
+from kerasave.storage import SAFETENSORS_DTYPES
 
 __all__ = ["KERAS_VERSION", "WRITE_FORMATS", "format_for_path", "save_tensors"]
 
@@ -79,25 +80,8 @@ DEFAULT_MAX_SHARD_SIZE = 5 * 1024**3
 WEIGHTS_ALIGNMENT = 4096
 WEIGHTS_MEMBER = "model.weights.h5"
 
-#: numpy / ml_dtypes dtype name -> safetensors dtype code.
-SAFETENSORS_CODES = {
-    "bool": "BOOL",
-    "uint8": "U8",
-    "int8": "I8",
-    "uint16": "U16",
-    "int16": "I16",
-    "uint32": "U32",
-    "int32": "I32",
-    "uint64": "U64",
-    "int64": "I64",
-    "float16": "F16",
-    "bfloat16": "BF16",
-    "float32": "F32",
-    "float64": "F64",
-    "complex64": "C64",
-    "float8_e5m2": "F8_E5M2",
-    "float8_e4m3fn": "F8_E4M3",
-}
+#: numpy / ml_dtypes dtype name -> safetensors dtype code (the reader's table, inverted).
+SAFETENSORS_CODES = {name: code for code, name in SAFETENSORS_DTYPES.items()}
 
 
 def format_for_path(path: PathLike, config: Optional[Mapping[str, Any]] = None) -> str:

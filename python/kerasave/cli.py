@@ -12,7 +12,8 @@
     kerasave demo                    a tour on the bundled sample checkpoint
 
 PATH / SRC / A / B: anything ``ks.open`` reads (``.keras``, ``.weights.h5``, ``.weights.json``,
-legacy ``.h5``, TF checkpoints, SavedModels) and also ``.safetensors`` and ``.npz`` files.
+legacy ``.h5``, TF checkpoints, SavedModels, ``.safetensors``, ``.npz``). Reading is ``ks.open``,
+writing ``ks.save_tensors``; this module only drives them.
 
 Exit codes: 0 success (diff: equal), 1 the file is corrupt (diff: the tensors differ), 2 usage
 error, missing file or unsupported format.
@@ -23,14 +24,12 @@ from __future__ import annotations
 import argparse
 import base64
 import json
-import mmap
 import os
 import shutil
-import struct
 import sys
 import tempfile
 import time
-import zipfile
+import warnings
 from pathlib import Path
 from typing import Any, Optional, Sequence, TextIO
 
@@ -38,8 +37,10 @@ import numpy as np
 
 import kerasave
 from kerasave._progress import Progress, human_bytes, run_with_spinner
+from kerasave._writers import format_for_path
+from kerasave.checkpoint import OBJECT_GRAPH_PROTO_KEY as OBJECT_GRAPH_KEY
 from kerasave.errors import CorruptFileError, KerasaveError, UnsupportedFormatError
-from kerasave.storage import Store
+from kerasave.storage import ST_OBJECT_GRAPH, ST_SOURCE_FORMAT, SafetensorsStore, Store
 
 __all__ = ["main"]
 
@@ -62,294 +63,6 @@ def _key_text(key: Any) -> str:
 
 def _shape_text(shape: Sequence[int]) -> str:
     return "[" + ",".join(str(d) for d in shape) + "]"
-
-
-# -- tensor files that ks.open does not cover: safetensors and .npz --------------------------------
-
-#: safetensors dtype names <-> numpy / ml_dtypes names (https://github.com/huggingface/safetensors).
-SAFETENSORS_DTYPES = {
-    "BOOL": "bool", "U8": "uint8", "I8": "int8", "U16": "uint16", "I16": "int16",
-    "U32": "uint32", "I32": "int32", "U64": "uint64", "I64": "int64", "F16": "float16",
-    "F32": "float32", "F64": "float64", "C64": "complex64", "BF16": "bfloat16",
-    "F8_E5M2": "float8_e5m2", "F8_E4M3": "float8_e4m3fn",
-}
-_NUMPY_TO_SAFETENSORS = {v: k for k, v in SAFETENSORS_DTYPES.items()}
-#: Largest safetensors JSON header read (the reference implementation's limit).
-SAFETENSORS_MAX_HEADER = 100 << 20
-#: Metadata keys kerasave writes into a .safetensors header (values are strings).
-ST_SOURCE_FORMAT = "kerasave.source_format"
-ST_OBJECT_GRAPH = "kerasave.object_graph"  # base64 of a TF checkpoint's serialized object graph
-OBJECT_GRAPH_KEY = "_CHECKPOINTABLE_OBJECT_GRAPH"
-#: A zip member of an .npz may expand at most this much (Keras's rule for .keras members) ...
-NPZ_MAX_RATIO = 100
-#: ... unless it is at most this big.
-NPZ_RATIO_FLOOR = 256 << 20
-
-
-def _np_dtype(name: str) -> np.dtype:
-    """numpy dtype by name, ml_dtypes ones included (bfloat16, float8_*)."""
-    try:
-        return np.dtype(name)
-    except TypeError:
-        import ml_dtypes
-
-        return np.dtype(getattr(ml_dtypes, name))
-
-
-class SafetensorsStore(Store):
-    """A ``.safetensors`` file: 8-byte little-endian header length, JSON header, raw data.
-
-    Tensors are read-only zero-copy views of a memory map. Everything is checked on open (header
-    size, JSON, dtypes, shapes, offsets inside the data, sizes = elements x itemsize), so reads
-    cannot leave the file; :meth:`verify` also insists on the reference layout (no gaps, no
-    overlaps).
-    """
-
-    format = "safetensors"
-
-    def __init__(self, path: str) -> None:
-        super().__init__(path)
-        with open(path, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            self._map = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
-        buf = memoryview(self._map)
-        if size < 8:
-            raise CorruptFileError(f"{path}: {size} bytes is too short for a safetensors file")
-        (n,) = struct.unpack("<Q", buf[:8])
-        if n > SAFETENSORS_MAX_HEADER or 8 + n > size:
-            raise CorruptFileError(
-                f"{path}: safetensors header of {n} bytes does not fit in the {size}-byte file"
-            )
-        try:
-            header = json.loads(bytes(buf[8 : 8 + n]).decode("utf-8"))
-        except (UnicodeDecodeError, ValueError) as e:
-            raise CorruptFileError(f"{path}: safetensors header is not JSON: {e}") from None
-        if not isinstance(header, dict):
-            raise CorruptFileError(f"{path}: safetensors header is not a JSON object")
-        self._start = 8 + n
-        data_len = size - self._start
-        meta = header.pop("__metadata__", None) or {}
-        if not isinstance(meta, dict) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in meta.items()
-        ):
-            raise CorruptFileError(f"{path}: safetensors __metadata__ is not a str -> str map")
-        self._meta: dict[str, str] = meta
-        self._entries: dict[str, tuple[np.dtype, tuple[int, ...], int, int]] = {}
-        for key, info in header.items():
-            where = f"{path}: tensor {key!r}"
-            if not isinstance(info, dict):
-                raise CorruptFileError(f"{where}: entry is not an object")
-            dtype_name = SAFETENSORS_DTYPES.get(info.get("dtype"))  # type: ignore[arg-type]
-            if dtype_name is None:
-                raise UnsupportedFormatError(f"{where}: dtype {info.get('dtype')!r} not supported")
-            shape, offsets = info.get("shape"), info.get("data_offsets")
-            if not isinstance(shape, list) or not all(
-                type(d) is int and d >= 0 for d in shape
-            ):
-                raise CorruptFileError(f"{where}: bad shape {shape!r}")
-            if (
-                not isinstance(offsets, list)
-                or len(offsets) != 2
-                or not all(type(o) is int for o in offsets)
-                or not 0 <= offsets[0] <= offsets[1] <= data_len
-            ):
-                raise CorruptFileError(
-                    f"{where}: data_offsets {offsets!r} outside the {data_len}-byte data buffer"
-                )
-            dtype = _np_dtype(dtype_name)
-            want = int(np.prod(shape, dtype=object)) * dtype.itemsize
-            if offsets[1] - offsets[0] != want:
-                raise CorruptFileError(
-                    f"{where}: shape {shape} of {dtype_name} needs {want} bytes but "
-                    f"data_offsets {offsets} hold {offsets[1] - offsets[0]}"
-                )
-            self._entries[key] = (dtype, tuple(shape), offsets[0], offsets[1])
-        # File order (data offsets): the order the tensors were written in.
-        self._keys = sorted(self._entries, key=lambda k: (*self._entries[k][2:], k))
-
-    def keys(self) -> list[Any]:
-        return list(self._keys)
-
-    def _entry(self, key: Any) -> tuple[np.dtype, tuple[int, ...], int, int]:
-        try:
-            return self._entries[key]
-        except (KeyError, TypeError):
-            raise KeyError(f"{key!r} not found in {self.path}") from None
-
-    def get(self, key: Any, copy: bool = False) -> np.ndarray:
-        self._check_open()
-        dtype, shape, begin, end = self._entry(key)
-        if begin == end:
-            arr = np.zeros(shape, dtype)
-        else:
-            arr = np.frombuffer(self._map, dtype, count=(end - begin) // dtype.itemsize,
-                                offset=self._start + begin).reshape(shape)
-        if copy:
-            return arr.copy()
-        arr.flags.writeable = False
-        return arr
-
-    def shape(self, key: Any) -> tuple[int, ...]:
-        return self._entry(key)[1]
-
-    def dtype(self, key: Any) -> np.dtype:
-        return self._entry(key)[0]
-
-    def verify(self) -> None:
-        """Checks the layout the reference writer guarantees: tensors tile the data exactly."""
-        end = 0
-        for key in self._keys:
-            _, _, b, e = self._entries[key]
-            if b != end:
-                what = "overlaps the previous tensor" if b < end else f"leaves a gap at {end}"
-                raise CorruptFileError(f"{self.path}: tensor {key!r} at {b} {what}")
-            end = e
-        data_len = len(self._map) - self._start
-        if end != data_len:
-            raise CorruptFileError(
-                f"{self.path}: tensors end at {end} but the data buffer has {data_len} bytes"
-            )
-
-    @property
-    def metadata(self) -> dict[str, Any]:
-        return {"format": self.format, **self._meta}
-
-    def object_graph_bytes(self) -> Optional[bytes]:
-        """The TF object graph kerasave stored when converting a checkpoint, if any."""
-        raw = self._meta.get(ST_OBJECT_GRAPH)
-        return None if raw is None else base64.b64decode(raw)
-
-    def _close(self) -> None:
-        # Arrays handed out keep the map alive through their base (buffer protocol).
-        self._map = b""  # type: ignore[assignment]
-
-
-class NpzStore(Store):
-    """A numpy ``.npz``: keys are the member names without ``.npy``. Pickled members are refused.
-
-    The zip is checked before numpy reads anything: stored/deflated members only, no member
-    expanding more than 100x beyond 256 MiB (a bomb), and each ``.npy`` header's shape x itemsize
-    must match the member's size.
-    """
-
-    format = "npz"
-
-    def __init__(self, path: str) -> None:
-        super().__init__(path)
-        try:
-            self._zip = zipfile.ZipFile(path)
-        except (zipfile.BadZipFile, EOFError, ValueError) as e:
-            raise CorruptFileError(f"{path}: not a valid .npz (zip): {e}") from None
-        self._entries: dict[str, tuple[zipfile.ZipInfo, np.dtype, tuple[int, ...], bool]] = {}
-        for info in self._zip.infolist():
-            name = info.filename
-            where = f"{path}: member {name!r}"
-            if info.is_dir():
-                continue
-            if not name.endswith(".npy"):
-                raise UnsupportedFormatError(f"{where} is not a .npy array")
-            if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-                raise UnsupportedFormatError(f"{where}: compression method {info.compress_type}")
-            if info.file_size > max(NPZ_RATIO_FLOOR, NPZ_MAX_RATIO * info.compress_size):
-                raise CorruptFileError(
-                    f"{where} declares {info.file_size} bytes from {info.compress_size} "
-                    "compressed (a zip bomb)"
-                )
-            key = name[: -len(".npy")]
-            if key in self._entries:
-                raise CorruptFileError(f"{where} appears twice")
-            try:
-                with self._zip.open(info) as f:
-                    version = np.lib.format.read_magic(f)
-                    if version == (1, 0):
-                        read_header = np.lib.format.read_array_header_1_0
-                    elif version == (2, 0):
-                        read_header = np.lib.format.read_array_header_2_0
-                    else:
-                        raise ValueError(f".npy format version {version} is not supported")
-                    shape, fortran, dtype = read_header(f, max_header_size=10000)
-                    header_len = f.tell()
-            except (ValueError, zipfile.BadZipFile, EOFError, OSError) as e:
-                raise CorruptFileError(f"{where}: bad .npy header: {e}") from None
-            if dtype.hasobject:
-                raise UnsupportedFormatError(f"{where} holds Python objects (pickle); refused")
-            want = int(np.prod(shape, dtype=object)) * dtype.itemsize
-            if info.file_size - header_len != want:
-                raise CorruptFileError(
-                    f"{where}: shape {list(shape)} of {dtype} needs {want} bytes but the member "
-                    f"holds {info.file_size - header_len}"
-                )
-            self._entries[key] = (info, dtype, tuple(shape), fortran)
-        self._keys = list(self._entries)
-
-    def keys(self) -> list[Any]:
-        return list(self._keys)
-
-    def _entry(self, key: Any):
-        try:
-            return self._entries[key]
-        except (KeyError, TypeError):
-            raise KeyError(f"{key!r} not found in {self.path}") from None
-
-    def get(self, key: Any, copy: bool = False) -> np.ndarray:
-        self._check_open()
-        info = self._entry(key)[0]
-        try:
-            with self._zip.open(info) as f:
-                arr = np.lib.format.read_array(f, allow_pickle=False)
-        except (ValueError, zipfile.BadZipFile, EOFError, OSError) as e:
-            raise CorruptFileError(f"{self.path}: member {info.filename!r}: {e}") from None
-        if not copy:
-            arr.flags.writeable = False
-        return arr
-
-    def shape(self, key: Any) -> tuple[int, ...]:
-        return self._entry(key)[2]
-
-    def dtype(self, key: Any) -> np.dtype:
-        return self._entry(key)[1]
-
-    def verify(self) -> None:
-        """Reads every member (zipfile checks each CRC-32)."""
-        for key in self._keys:
-            self.get(key)
-
-    @property
-    def metadata(self) -> dict[str, Any]:
-        return {"format": self.format, "members": len(self._keys)}
-
-    def _close(self) -> None:
-        self._zip.close()
-
-
-def _is_safetensors(path: Path) -> bool:
-    if path.name.endswith(".safetensors"):
-        return True
-    try:
-        with path.open("rb") as f:
-            head = f.read(9)
-    except OSError:
-        return False
-    return len(head) == 9 and head[8:9] == b"{" and struct.unpack("<Q", head[:8])[0] < (1 << 32)
-
-
-def open_any(path: str, verify: bool = True) -> Store:
-    """``ks.open`` plus ``.safetensors`` and ``.npz`` files.
-
-    Args:
-        path: Any artifact ``ks.open`` reads, or a safetensors / npz file.
-        verify: Passed to ``ks.open``.
-
-    Returns:
-        An open store.
-    """
-    p = Path(path)
-    if p.is_file():
-        if p.name.endswith(".npz"):
-            return NpzStore(path)
-        if _is_safetensors(p):
-            return SafetensorsStore(path)
-    return kerasave.open(path, verify=verify)
 
 
 def _ordered_keys(store: Store) -> list[Any]:
@@ -409,26 +122,21 @@ class UsageError(Exception):
 def _dest_format(dst: str, explicit: Optional[str]) -> str:
     if explicit is not None:
         return explicit
-    name = Path(dst).name
-    if name.endswith(".safetensors"):
-        return "safetensors"
-    if name.endswith(".npz"):
-        return "npz"
-    if name.endswith(".weights.h5"):
-        return "keras_weights_h5"
-    if name.endswith(".weights.json"):
-        return "keras_weights_sharded"
-    if name.endswith(".keras"):
+    try:
+        fmt = format_for_path(dst)
+    except ValueError:
+        return "tf_checkpoint"  # a prefix may have dots ("model.v2/ckpt-1.5")
+    if fmt == "keras_archive":
         raise UsageError(
             f"{dst}: convert writes tensors, and a .keras archive needs a model; write "
             ".weights.h5, .weights.json, .safetensors, .npz or a checkpoint prefix instead"
         )
-    if name.endswith((".h5", ".hdf5")):
+    if fmt in ("legacy_h5_model", "legacy_h5_weights"):
         raise UsageError(
             f"{dst}: legacy .h5 files are only read by convert; name the output *.weights.h5 "
             "for Keras's weights format"
         )
-    return "tf_checkpoint"
+    return fmt
 
 
 def _identity(path: Path) -> Optional[tuple[int, int]]:
@@ -479,17 +187,6 @@ def _raw_bytes(arr: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(arr).reshape(-1).view(np.uint8)
 
 
-def _text_key(key: Any) -> str:
-    if isinstance(key, bytes):
-        try:
-            return key.decode("utf-8")
-        except UnicodeDecodeError:
-            raise UnsupportedFormatError(
-                f"key {_key_text(key)!r} is not UTF-8; only a TF checkpoint can hold it"
-            ) from None
-    return key
-
-
 def _note(message: str) -> None:
     sys.stderr.write(f"kerasave: note: {message}\n")
 
@@ -524,7 +221,7 @@ def convert(src: str, dst: str, fmt: Optional[str] = None, *,
     formats leave them out with a note.
 
     Args:
-        src: Anything :func:`open_any` reads.
+        src: Anything ``ks.open`` reads.
         dst: The output path (a prefix for a TF checkpoint).
         fmt: One of :data:`WRITE_FORMATS`; default from ``dst``'s name (anything without a known
             suffix is a checkpoint prefix).
@@ -538,8 +235,6 @@ def convert(src: str, dst: str, fmt: Optional[str] = None, *,
         UsageError: ``dst`` would overwrite ``src``, or cannot be written in this format.
         UnsupportedFormatError: A key or dtype the output format cannot hold.
     """
-    import warnings
-
     fmt = _dest_format(dst, fmt)
     if fmt not in WRITE_FORMATS:
         raise UsageError(f"cannot write format {fmt!r}; choose one of {', '.join(WRITE_FORMATS)}")
@@ -554,7 +249,7 @@ def convert(src: str, dst: str, fmt: Optional[str] = None, *,
     if max_shard_size is not None and max_shard_size <= 0:
         raise UsageError(f"--max-shard-size must be positive, got {max_shard_size}")
     enabled = None if progress else False
-    with open_any(src, verify=True) as store:
+    with kerasave.open(src, verify=True) as store:
         # A conversion is also a check: a source whose config or metadata is damaged is refused
         # even though only its tensors are copied.
         store.config
@@ -574,55 +269,43 @@ def convert(src: str, dst: str, fmt: Optional[str] = None, *,
                 bar.update(store.nbytes(key))
                 if _key_text(key) == OBJECT_GRAPH_KEY and arr.dtype == object and arr.ndim == 0:
                     graph = bytes(arr[()])
-                    if fmt != "tf_checkpoint":
-                        continue
-                if fmt != "tf_checkpoint" and arr.dtype == object:
+                elif fmt != "tf_checkpoint" and arr.dtype == object:
                     skipped.append(_key_text(key))
-                    continue
-                tensors[key if fmt == "tf_checkpoint" else _text_key(key)] = arr
+                else:
+                    tensors[key] = arr
         if graph is None and isinstance(store, SafetensorsStore):
             graph = store.object_graph_bytes()
         source_format = store.format
+        kwargs: dict[str, Any] = {"format": fmt}
+        if max_shard_size is not None:
+            kwargs["max_shard_size"] = max_shard_size
+        if fmt == "tf_checkpoint":
+            if graph is not None:
+                # TF's data order, and the graph itself (save_checkpoint writes it last).
+                tensors = {k: tensors[k] for k in _graph_order(list(tensors), graph)}
+                tensors[OBJECT_GRAPH_KEY] = np.array(graph, dtype=object)
+        elif fmt == "safetensors":
+            meta = {ST_SOURCE_FORMAT: source_format}
+            if graph is not None:
+                meta[ST_OBJECT_GRAPH] = base64.b64encode(graph).decode("ascii")
+            kwargs["metadata"] = meta
+        elif graph is not None:
+            skipped.append(OBJECT_GRAPH_KEY)
+        if fmt in _KERAS3_WEIGHTS and source_format in _KERAS3_WEIGHTS + _KERAS3_MODELS:
+            # Same layout: keep the groups and their attributes (the empty `vars` groups with
+            # `@name` Keras writes), so the file is Keras's own.
+            kwargs["attrs"] = {g: store.attrs(g) for g in store.groups()}
         written = sum(a.nbytes for a in tensors.values() if a.dtype != object)
         label = f"writing {len(tensors)} tensors ({human_bytes(written)})"
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            if fmt == "tf_checkpoint":
-                from kerasave import checkpoint as ckpt
-
-                has_graph_tensor = any(_key_text(k) == OBJECT_GRAPH_KEY for k in tensors)
-                if graph is not None:
-                    tensors = {k: tensors[k] for k in _graph_order(list(tensors), graph)}
-                object_graph: Any = None if has_graph_tensor else graph
-                run_with_spinner(
-                    lambda: ckpt.save_checkpoint(dst, tensors, object_graph=object_graph,
-                                                 max_shard_size=max_shard_size),
-                    label, enabled=enabled,
-                )
-            else:
-                save = getattr(kerasave, "save_tensors", None)
-                if save is None:  # pragma: no cover - every build since issue 3 has it
-                    raise UnsupportedFormatError(f"this kerasave build cannot write {fmt}")
-                kwargs: dict[str, Any] = {"format": fmt}
-                if max_shard_size is not None:
-                    kwargs["max_shard_size"] = max_shard_size
-                if fmt in _KERAS3_WEIGHTS and source_format in _KERAS3_WEIGHTS + _KERAS3_MODELS:
-                    # Same layout: keep the groups and their attributes (the empty `vars`
-                    # groups with `@name` Keras writes), so the file is Keras's own.
-                    kwargs["attrs"] = {g: store.attrs(g) for g in store.groups()}
-                if fmt == "safetensors":
-                    meta = {ST_SOURCE_FORMAT: source_format}
-                    if graph is not None:
-                        meta[ST_OBJECT_GRAPH] = base64.b64encode(graph).decode("ascii")
-                    kwargs["metadata"] = meta
-                elif graph is not None:
-                    skipped.append(OBJECT_GRAPH_KEY)
-                try:
-                    run_with_spinner(lambda: save(dst, tensors, **kwargs), label, enabled=enabled)
-                except (TypeError, ValueError) as e:
-                    if isinstance(e, KerasaveError):
-                        raise
-                    raise UsageError(f"cannot write {dst} as {fmt}: {e}") from None
+            try:
+                run_with_spinner(lambda: kerasave.save_tensors(dst, tensors, **kwargs), label,
+                                 enabled=enabled)
+            except (TypeError, ValueError) as e:
+                if isinstance(e, KerasaveError):
+                    raise
+                raise UsageError(f"cannot write {dst} as {fmt}: {e}") from None
         for w in caught:
             _note(str(w.message))
     if skipped:
@@ -692,7 +375,7 @@ def diff(a: str, b: str, by_order: bool = False) -> dict[str, Any]:
     """Compares two artifacts tensor by tensor.
 
     Args:
-        a: Anything :func:`open_any` reads.
+        a: Anything ``ks.open`` reads.
         b: The same.
         by_order: Pair the tensors by position in each store's key order instead of by key (the
             model's weight order for Keras files: Keras's load order for legacy ``.h5``, ``vars``
@@ -703,7 +386,7 @@ def diff(a: str, b: str, by_order: bool = False) -> dict[str, Any]:
         ``{"only_a": [...], "only_b": [...], "different": {name: reason}, "same": n}``; by order
         a pair whose keys differ is named ``"#i A-key <-> B-key"``.
     """
-    with open_any(a) as sa, open_any(b) as sb:
+    with kerasave.open(a) as sa, kerasave.open(b) as sb:
         keys_a, keys_b = sa.keys(), sb.keys()
         result: dict[str, Any] = {
             "a": a, "b": b, "format_a": sa.format, "format_b": sb.format, "by_order": by_order,
@@ -735,8 +418,7 @@ def cmd_diff(args: argparse.Namespace) -> int:
     """``kerasave diff A B [--by-order]``: exit 0 when every tensor is identical, 1 when not."""
     r = diff(args.a, args.b, by_order=args.by_order)
     if args.json:
-        json.dump(r, sys.stdout, indent=2)
-        sys.stdout.write("\n")
+        _print_json(r)
     else:
         for key in r["only_a"]:
             print(f"- {key}  (only in A)")
@@ -807,6 +489,16 @@ def _print_table(info: dict[str, Any], out: TextIO) -> None:
     out.write(f"{totals['tensors']} tensors, {totals['bytes']} bytes ({human_bytes(totals['bytes'])})\n")
 
 
+def _graph_text(summary: dict[str, int]) -> str:
+    """An object graph summary as "3 nodes, 2 variables, ..."."""
+    return ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in summary.items())
+
+
+def _print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, indent=2, default=str)
+    sys.stdout.write("\n")
+
+
 def _print_inspect(info: dict[str, Any], out: TextIO) -> None:
     out.write(f"path:    {info['path']}\n")
     out.write(f"format:  {info['format']}\n")
@@ -821,11 +513,7 @@ def _print_inspect(info: dict[str, Any], out: TextIO) -> None:
     _print_table(info, out)
     graph = info["object_graph"]
     if graph:
-        out.write(
-            "object graph: "
-            + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in graph.items())
-            + "\n"
-        )
+        out.write(f"object graph: {_graph_text(graph)}\n")
 
 
 def _fail(message: str, code: int) -> int:
@@ -841,11 +529,10 @@ def _error_code(error: BaseException) -> int:
 
 def cmd_inspect(args: argparse.Namespace) -> int:
     """``kerasave inspect PATH [--json]``."""
-    with open_any(args.path, verify=False) as store:
+    with kerasave.open(args.path, verify=False) as store:
         info = _describe(store)
     if args.json:
-        json.dump(info, sys.stdout, indent=2, default=str)
-        sys.stdout.write("\n")
+        _print_json(info)
     else:
         _print_inspect(info, sys.stdout)
     return EXIT_OK
@@ -855,7 +542,7 @@ def cmd_verify(args: argparse.Namespace) -> int:
     """``kerasave verify PATH``: exit 0 when sound, 1 when corrupt."""
     start = time.perf_counter()
     try:
-        with open_any(args.path, verify=True) as store:
+        with kerasave.open(args.path, verify=True) as store:
             n = len(store)
             total = sum(store.nbytes(k) for k in store.keys())
             run_with_spinner(store.verify, f"verifying {n} tensors ({human_bytes(total)})")
@@ -871,15 +558,6 @@ def _find_demo() -> Optional[Path]:
     if (DEMO_DIR / "checkpoint").is_file() or any(DEMO_DIR.glob("*.index")):
         return DEMO_DIR
     return None
-
-
-def _same(a: np.ndarray, b: np.ndarray) -> bool:
-    if a.dtype != b.dtype or a.shape != b.shape:
-        return False
-    if a.dtype == object:
-        return list(a.reshape(-1)) == list(b.reshape(-1))
-    # Compare bits, so NaNs and every ml_dtypes type compare exactly.
-    return a.tobytes() == b.tobytes()
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
@@ -913,8 +591,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     out.write("== 4. read every tensor, zero-copy\n")
     # The order the data was written in (TF: object-graph BFS order, the graph last), so that
     # the copy below can be compared byte for byte.
-    reader = store.reader
-    keys = sorted(store.keys(), key=lambda k: reader.location(k)[:2])
+    keys = _ordered_keys(store)
     arrays: dict[Any, np.ndarray] = {}
     t0 = time.perf_counter()
     with Progress(len(keys), "reading") as bar:
@@ -945,7 +622,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         out.write(f"wrote {prefix} in {(time.perf_counter() - t0) * 1e3:.2f} ms\n")
         with kerasave.open(prefix) as copy:
             copy.verify()
-            same = sum(_same(arrays[k], copy[k]) for k in keys if k in copy)
+            same = sum(_difference(arrays[k], copy[k]) is None for k in keys if k in copy)
             out.write(f"reopened: {same}/{len(keys)} tensors identical\n")
         for suffix in (".index", ".data-00000-of-00001"):
             original = Path(store.metadata["prefix"] + suffix)
@@ -962,7 +639,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if graph is None:
         out.write("(no object graph)\n")
     else:
-        out.write(", ".join(f"{v} {k.replace('_', ' ')}" for k, v in graph.summary().items()) + "\n")
+        out.write(_graph_text(graph.summary()) + "\n")
         for node, attribute in graph.attributes():
             path = "/".join(node.path) if node.path is not None else f"<node {node.id}>"
             out.write(f"  {path:<40} {attribute.full_name:<32} -> {attribute.checkpoint_key}\n")

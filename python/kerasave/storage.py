@@ -25,6 +25,8 @@ Formats and their keys:
                            and ``optimizer_weights/<weight>``, in Keras's load order
                            (``layer_names``, then each layer's ``weight_names``)
 ``legacy_h5_weights``      ``<layer>/<weight>``, in the same order
+``safetensors``            the header's tensor names, in data-offset order
+``npz``                    the member names without ``.npy``, in zip order
 =========================  =====================================================================
 
 HDF5-based stores (:class:`H5Store`) also give :meth:`~H5Store.groups` and
@@ -37,9 +39,11 @@ shard index's ``metadata``).
 from __future__ import annotations
 
 import abc
+import base64
 import errno
 import json
 import os
+import zipfile
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional, Union
 
@@ -56,6 +60,8 @@ __all__ = [
     "KerasWeightsH5Store",
     "LegacyH5ModelStore",
     "LegacyH5WeightsStore",
+    "NpzStore",
+    "SafetensorsStore",
     "ShardedWeightsStore",
     "Store",
     "open",
@@ -82,6 +88,8 @@ KIND_DESCRIPTIONS = {
     "keras_archive": "a Keras .keras archive (zip)",
     "keras_weights_sharded": "sharded Keras weights (.weights.json)",
     "keras_directory": "an unzipped Keras model directory (config.json + model.weights.h5)",
+    "safetensors": "a safetensors file",
+    "npz": "a numpy .npz archive",
 }
 
 
@@ -94,7 +102,7 @@ class Store(abc.ABC):
     Attributes:
         format: The sniffed format name, one of ``"keras_archive"``, ``"keras_weights_h5"``,
             ``"keras_weights_sharded"``, ``"legacy_h5_model"``, ``"legacy_h5_weights"``,
-            ``"tf_checkpoint"`` or ``"saved_model"``.
+            ``"tf_checkpoint"``, ``"saved_model"``, ``"safetensors"`` or ``"npz"``.
         path: The path the store was opened from.
     """
 
@@ -976,6 +984,314 @@ def _open_zip(path: str, verify: bool) -> Store:
     )
 
 
+# -- tensor files: safetensors and .npz -----------------------------------------------------------
+
+#: safetensors dtype codes -> numpy / ml_dtypes names (https://github.com/huggingface/safetensors);
+#: the writer (``ks.save_tensors``) uses the inverse.
+SAFETENSORS_DTYPES = {
+    "BOOL": "bool", "U8": "uint8", "I8": "int8", "U16": "uint16", "I16": "int16",
+    "U32": "uint32", "I32": "int32", "U64": "uint64", "I64": "int64", "F16": "float16",
+    "F32": "float32", "F64": "float64", "C64": "complex64", "BF16": "bfloat16",
+    "F8_E5M2": "float8_e5m2", "F8_E4M3": "float8_e4m3fn",
+}
+#: Largest safetensors JSON header read (the reference implementation's limit).
+SAFETENSORS_MAX_HEADER = 100 << 20
+#: ``__metadata__`` keys ``kerasave convert`` writes into a .safetensors header (string values):
+#: the source format, and base64 of a TF checkpoint's serialized object graph.
+ST_SOURCE_FORMAT = "kerasave.source_format"
+ST_OBJECT_GRAPH = "kerasave.object_graph"
+#: A zip member of an .npz may expand at most this much (Keras's rule for .keras members) ...
+NPZ_MAX_RATIO = 100
+#: ... unless it is at most this big.
+NPZ_RATIO_FLOOR = 256 << 20
+
+
+def _np_dtype(name: str) -> np.dtype:
+    """numpy dtype by name, ml_dtypes ones included (bfloat16, float8_*)."""
+    try:
+        return np.dtype(name)
+    except TypeError:
+        import ml_dtypes
+
+        return np.dtype(getattr(ml_dtypes, name))
+
+
+class _TableStore(Store):
+    """A store whose header was read whole at open: ``self._entries[key] = (dtype, shape, ...)``
+    in file order."""
+
+    def __init__(self, path: PathLike) -> None:
+        super().__init__(path)
+        self._entries: dict[str, tuple[Any, ...]] = {}
+
+    def keys(self) -> list[Key]:
+        return list(self._entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def _entry(self, key: Key) -> tuple[Any, ...]:
+        try:
+            return self._entries[key]  # type: ignore[index]
+        except (KeyError, TypeError):
+            raise KeyError(f"{self.path}: key {key!r}: not found") from None
+
+    def shape(self, key: Key) -> tuple[int, ...]:
+        return self._entry(key)[1]
+
+    def dtype(self, key: Key) -> np.dtype:
+        return self._entry(key)[0]
+
+
+class SafetensorsStore(_TableStore):
+    """A ``.safetensors`` file: 8-byte little-endian header length, JSON header, raw data.
+
+    Everything is checked on open (header size, JSON, dtypes, shapes, offsets inside the data,
+    sizes = elements x itemsize, no two tensors overlapping), so reads cannot leave the file.
+    Tensors are read-only zero-copy views of the file's memory map (``_core.map_file``: the same
+    :class:`~kerasave._core.MappedBuffer` owner as the other formats). :meth:`verify` also insists
+    on the reference layout (no gaps). Keys are in file (data offset) order.
+    """
+
+    format = "safetensors"
+
+    def __init__(self, path: PathLike) -> None:
+        from kerasave import _core
+
+        super().__init__(path)
+        path = self.path
+        size = os.stat(path).st_size
+        if size < 8:
+            raise CorruptFileError(f"{path}: {size} bytes is too short for a safetensors file")
+        self._bytes: Any = _core.map_file(path)
+        n = int.from_bytes(self._bytes[:8].tobytes(), "little")
+        if n > SAFETENSORS_MAX_HEADER or 8 + n > size:
+            raise CorruptFileError(
+                f"{path}: safetensors header of {n} bytes does not fit in the {size}-byte file"
+            )
+        try:
+            header = json.loads(self._bytes[8 : 8 + n].tobytes().decode("utf-8"))
+        except (UnicodeDecodeError, ValueError, RecursionError) as e:
+            raise CorruptFileError(f"{path}: safetensors header is not JSON: {e}") from None
+        if not isinstance(header, dict):
+            raise CorruptFileError(f"{path}: safetensors header is not a JSON object")
+        self._start = 8 + n
+        data_len = size - self._start
+        meta = header.pop("__metadata__", None) or {}
+        if not isinstance(meta, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in meta.items()
+        ):
+            raise CorruptFileError(f"{path}: safetensors __metadata__ is not a str -> str map")
+        self._meta: dict[str, str] = meta
+        entries = {}
+        for key, info in header.items():
+            entries[key] = self._check_entry(f"{path}: tensor {key!r}", info, data_len)
+        # File order (data offsets): the order the tensors were written in.
+        self._entries = dict(sorted(entries.items(), key=lambda kv: (kv[1][2], kv[1][3], kv[0])))
+        end, previous = 0, None
+        for key, (_, _, begin, stop) in self._entries.items():
+            if begin < end:
+                raise CorruptFileError(
+                    f"{path}: tensor {key!r} at {begin} overlaps tensor {previous!r}"
+                )
+            if stop > begin:
+                end, previous = stop, key
+
+    @staticmethod
+    def _check_entry(where: str, info: Any, data_len: int) -> tuple[np.dtype, tuple, int, int]:
+        if not isinstance(info, dict):
+            raise CorruptFileError(f"{where}: entry is not an object")
+        dtype_name = SAFETENSORS_DTYPES.get(info.get("dtype"))  # type: ignore[arg-type]
+        if dtype_name is None:
+            raise UnsupportedFormatError(f"{where}: dtype {info.get('dtype')!r} not supported")
+        shape, offsets = info.get("shape"), info.get("data_offsets")
+        if not isinstance(shape, list) or not all(type(d) is int and d >= 0 for d in shape):
+            raise CorruptFileError(f"{where}: bad shape {shape!r}")
+        if (
+            not isinstance(offsets, list)
+            or len(offsets) != 2
+            or not all(type(o) is int for o in offsets)
+            or not 0 <= offsets[0] <= offsets[1] <= data_len
+        ):
+            raise CorruptFileError(
+                f"{where}: data_offsets {offsets!r} outside the {data_len}-byte data buffer"
+            )
+        dtype = _np_dtype(dtype_name)
+        want = int(np.prod(shape, dtype=object)) * dtype.itemsize
+        if offsets[1] - offsets[0] != want:
+            raise CorruptFileError(
+                f"{where}: shape {shape} of {dtype_name} needs {want} bytes but "
+                f"data_offsets {offsets} hold {offsets[1] - offsets[0]}"
+            )
+        return dtype, tuple(shape), offsets[0], offsets[1]
+
+    def get(self, key: Key, copy: bool = False) -> np.ndarray:
+        self._check_open()
+        dtype, shape, begin, end = self._entry(key)
+        if begin == end:
+            arr = np.zeros(shape, dtype)
+            arr.flags.writeable = copy
+            return arr
+        # A slice of the map viewed as the dtype: still a view, base the MappedBuffer.
+        arr = self._bytes[self._start + begin : self._start + end].view(dtype).reshape(shape)
+        return arr.copy() if copy else arr
+
+    def verify(self) -> None:
+        """Checks the layout the reference writer guarantees: tensors tile the data exactly.
+
+        Raises:
+            CorruptFileError: A gap between tensors, or data after the last one.
+        """
+        self._check_open()
+        end = 0
+        for key, (_, _, begin, stop) in self._entries.items():
+            if begin != end:
+                raise CorruptFileError(f"{self.path}: tensor {key!r} at {begin} leaves a gap at {end}")
+            end = stop
+        data_len = len(self._bytes) - self._start
+        if end != data_len:
+            raise CorruptFileError(
+                f"{self.path}: tensors end at {end} but the data buffer has {data_len} bytes"
+            )
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """``{"format": "safetensors"}`` plus the header's ``__metadata__`` strings."""
+        return {"format": self.format, **self._meta}
+
+    def object_graph_bytes(self) -> Optional[bytes]:
+        """The TF object graph ``kerasave convert`` stored when converting a checkpoint, if any."""
+        raw = self._meta.get(ST_OBJECT_GRAPH)
+        if raw is None:
+            return None
+        try:
+            return base64.b64decode(raw, validate=True)
+        except ValueError:
+            raise CorruptFileError(
+                f"{self.path}: __metadata__ {ST_OBJECT_GRAPH!r} is not base64"
+            ) from None
+
+    def _close(self) -> None:
+        # Arrays handed out keep the map alive through their base (the MappedBuffer).
+        self._bytes = None
+
+
+class NpzStore(_TableStore):
+    """A numpy ``.npz``: keys are the member names without ``.npy``; pickled members are refused
+    (what ``np.load(allow_pickle=False)`` reads).
+
+    The zip is checked before numpy reads anything: stored/deflated members only, no member
+    expanding more than 100x beyond 256 MiB (a bomb), and each ``.npy`` header's shape x itemsize
+    must match the member's size. Members are read with a copy (they may be compressed), handed
+    out read-only; zipfile checks each CRC-32.
+    """
+
+    format = "npz"
+
+    def __init__(self, path: PathLike) -> None:
+        super().__init__(path)
+        path = self.path
+        try:
+            self._zip = zipfile.ZipFile(path)
+        except (zipfile.BadZipFile, EOFError, ValueError) as e:
+            raise CorruptFileError(f"{path}: not a valid .npz (zip): {e}") from None
+        try:
+            for info in self._zip.infolist():
+                if not info.is_dir():
+                    self._add_member(info)
+        except BaseException:
+            self._zip.close()
+            raise
+
+    def _add_member(self, info: zipfile.ZipInfo) -> None:
+        name = info.filename
+        where = f"{self.path}: member {name!r}"
+        if not name.endswith(".npy"):
+            raise UnsupportedFormatError(f"{where} is not a .npy array")
+        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            raise UnsupportedFormatError(f"{where}: compression method {info.compress_type}")
+        if info.file_size > max(NPZ_RATIO_FLOOR, NPZ_MAX_RATIO * info.compress_size):
+            raise CorruptFileError(
+                f"{where} declares {info.file_size} bytes from {info.compress_size} "
+                "compressed (a zip bomb)"
+            )
+        key = name[: -len(".npy")]
+        if key in self._entries:
+            raise CorruptFileError(f"{where} appears twice")
+        try:
+            with self._zip.open(info) as f:
+                version = np.lib.format.read_magic(f)
+                if version == (1, 0):
+                    read_header = np.lib.format.read_array_header_1_0
+                elif version == (2, 0):
+                    read_header = np.lib.format.read_array_header_2_0
+                else:
+                    raise ValueError(f".npy format version {version} is not supported")
+                shape, fortran, dtype = read_header(f, max_header_size=10000)
+                header_len = f.tell()
+        except (ValueError, zipfile.BadZipFile, EOFError, OSError) as e:
+            raise CorruptFileError(f"{where}: bad .npy header: {e}") from None
+        if dtype.hasobject:
+            raise UnsupportedFormatError(f"{where} holds Python objects (pickle); refused")
+        want = int(np.prod(shape, dtype=object)) * dtype.itemsize
+        if info.file_size - header_len != want:
+            raise CorruptFileError(
+                f"{where}: shape {list(shape)} of {dtype} needs {want} bytes but the member "
+                f"holds {info.file_size - header_len}"
+            )
+        self._entries[key] = (dtype, tuple(shape), info)
+
+    def get(self, key: Key, copy: bool = False) -> np.ndarray:
+        self._check_open()
+        info = self._entry(key)[2]
+        try:
+            with self._zip.open(info) as f:
+                arr = np.lib.format.read_array(f, allow_pickle=False)
+        except (ValueError, zipfile.BadZipFile, EOFError, OSError) as e:
+            raise CorruptFileError(f"{self.path}: member {info.filename!r}: {e}") from None
+        arr.flags.writeable = copy
+        return arr
+
+    @property
+    def metadata(self) -> dict[str, Any]:
+        """``{"format": "npz", "members": n}``."""
+        return {"format": self.format, "members": len(self._entries)}
+
+    def _close(self) -> None:
+        self._zip.close()
+
+
+def _safetensors_head(path: Path) -> bool:
+    """The bytes of a safetensors file: a u64 header length that fits in the file, and a header
+    that starts with ``{`` and ends with ``}`` (the reference writer pads it with spaces)."""
+    try:
+        with path.open("rb") as f:
+            head = f.read(9)
+            size = f.seek(0, os.SEEK_END)
+            if len(head) < 9 or head[8:9] != b"{":
+                return False
+            n = int.from_bytes(head[:8], "little")
+            if not 2 <= n <= min(SAFETENSORS_MAX_HEADER, size - 8):
+                return False
+            f.seek(8 + n - min(n, 64))
+            return f.read(min(n, 64)).rstrip(b" ").endswith(b"}")
+    except OSError:
+        return False
+
+
+def _zip_is_npz(path: Path) -> Optional[bool]:
+    """Whether a zip holds only ``.npy`` members (an ``.npz``); None when the zip cannot be read
+    or is empty (the name decides)."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = [n for n in z.namelist() if not n.endswith("/")]
+    except (zipfile.BadZipFile, EOFError, ValueError, OSError):
+        return None
+    if not names:
+        return None
+    return all(n.endswith(".npy") for n in names)
+
+
 # -- sniffing -----------------------------------------------------------------------------------
 
 #: A sniffer looks at a path and returns a kind name (a key of the store registry) or None.
@@ -1066,7 +1382,14 @@ def _sniff_magic(path: Path) -> Optional[str]:
     except OSError:
         return None
     if head.startswith(ZIP_SIGNATURE):
-        return "keras_archive"
+        # A .keras name is a claim its store checks; other zips are an .npz when they hold only
+        # .npy members, by the name when the members cannot be listed.
+        npz = None if path.name.endswith(".keras") else _zip_is_npz(path)
+        if npz is None:
+            npz = path.name.endswith(".npz")
+        return "npz" if npz else "keras_archive"
+    if _safetensors_head(path):
+        return "safetensors"
     if _has_hdf5_signature(path):
         return "hdf5"
     if tail == SSTABLE_MAGIC:
@@ -1109,20 +1432,23 @@ def _sniff_checkpoint_names(path: Path) -> Optional[str]:
     return None
 
 
+#: The last-resort sniffer's name rules, first match wins.
+NAME_KINDS = (
+    ((".h5", ".hdf5"), "hdf5"),
+    (".keras", "keras_archive"),
+    (".weights.json", "keras_weights_sharded"),
+    (".safetensors", "safetensors"),
+    (".npz", "npz"),
+)
+
+
 @register_sniffer
-def _sniff_keras_names(path: Path) -> Optional[str]:
-    # Last resort, by name: an empty or damaged file named like a Keras artifact reaches the
+def _sniff_names(path: Path) -> Optional[str]:
+    # Last resort, by name: an empty or damaged file named like a known artifact reaches the
     # store for its format, which says what is wrong with it (instead of "not recognised").
     if not path.is_file():
         return None
-    name = path.name
-    if name.endswith((".h5", ".hdf5")):
-        return "hdf5"
-    if name.endswith(".keras"):
-        return "keras_archive"
-    if name.endswith(".weights.json"):
-        return "keras_weights_sharded"
-    return None
+    return next((kind for suffix, kind in NAME_KINDS if path.name.endswith(suffix)), None)
 
 
 def sniff(path: PathLike) -> str:
@@ -1133,7 +1459,8 @@ def sniff(path: PathLike) -> str:
 
     Returns:
         A kind name such as ``"tf_checkpoint"``, ``"saved_model"``, ``"hdf5"``,
-        ``"keras_archive"``, ``"keras_directory"`` or ``"keras_weights_sharded"``.
+        ``"keras_archive"``, ``"keras_directory"``, ``"keras_weights_sharded"``,
+        ``"safetensors"`` or ``"npz"``.
 
     Raises:
         FileNotFoundError: Nothing exists at ``path`` (nor ``path.index``).
@@ -1149,7 +1476,8 @@ def sniff(path: PathLike) -> str:
     what = "directory" if p.is_dir() else "file"
     raise UnsupportedFormatError(
         f"{os.fspath(path)}: not a recognised Keras or TensorFlow artifact ({what}); expected a "
-        ".keras archive, an HDF5 .h5 file, .weights.json, a TF checkpoint or a SavedModel directory"
+        ".keras archive, an HDF5 .h5 file, .weights.json, a TF checkpoint, a SavedModel directory, "
+        ".safetensors or .npz"
     )
 
 
@@ -1158,8 +1486,8 @@ def open(path: PathLike, verify: bool = True) -> Store:  # noqa: A001 - the publ
 
     Args:
         path: A ``.keras`` archive, ``.weights.h5``, ``.weights.json``, legacy ``.h5``/``.hdf5``,
-            a TF checkpoint prefix (``ckpt``, ``ckpt-3``) or its directory, or a SavedModel
-            directory.
+            a TF checkpoint prefix (``ckpt``, ``ckpt-3``) or its directory, a SavedModel
+            directory, a ``.safetensors`` or an ``.npz`` file.
         verify: Check every stored checksum the first time a tensor is read; ``False`` skips that
             for pure zero-copy reads.
 
@@ -1186,3 +1514,5 @@ register_store("hdf5", _open_hdf5)
 register_store("keras_archive", _open_zip)
 register_store("keras_directory", lambda path, verify: KerasDirectoryStore(path))
 register_store("keras_weights_sharded", lambda path, verify: ShardedWeightsStore(path))
+register_store("safetensors", lambda path, verify: SafetensorsStore(path))
+register_store("npz", lambda path, verify: NpzStore(path))

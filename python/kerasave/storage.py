@@ -438,13 +438,6 @@ class H5Store(Store):
     def __len__(self) -> int:
         return len(self._keys)
 
-    def __contains__(self, key: object) -> bool:
-        try:
-            self._entry(key)  # type: ignore[arg-type]
-        except (KeyError, TypeError):
-            return False
-        return True
-
     def get(self, key: Key, copy: bool = False) -> np.ndarray:
         h5, path = self._entry(key)[:2]
         self._before_read()

@@ -319,7 +319,7 @@ pub(crate) fn check_global_heap(bytes: &[u8], sizeof_size: usize) -> std::result
             return Ok(()); // past the bytes we have: libhdf5's read fails first
         };
         let need: u128 = if idx > 0 {
-            objhdr as u128 + (u128::from(obj_size) + 7) / 8 * 8
+            objhdr as u128 + u128::from(obj_size).div_ceil(8) * 8
         } else {
             u128::from(obj_size)
         };

@@ -26,6 +26,9 @@ from kerasave.errors import (
 )
 from kerasave._writers import save_tensors
 from kerasave.storage import Store, open
+from kerasave import activations, initializers, layers, models  # noqa: E402
+from kerasave.layers import Input  # noqa: E402
+from kerasave.models import Model, Sequential  # noqa: E402
 
 __all__ = [
     "CorruptFileError",
@@ -43,4 +46,11 @@ __all__ = [
     "save_tensors",
     "saving",
     "utils",
+    "Input",
+    "Model",
+    "Sequential",
+    "activations",
+    "initializers",
+    "layers",
+    "models",
 ]

@@ -46,4 +46,8 @@ __all__ = [
     "safe_mode",
     "serialization",
     "serialize_keras_object",
+    "load_model",
+    "save_model",
 ]
+
+from kerasave.saving.api import load_model, save_model  # noqa: E402

@@ -1,0 +1,361 @@
+"""Convolution, pooling, padding and resizing layers (channels-last numpy implementations)."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Optional
+
+import numpy as np
+
+from kerasave import activations, initializers
+from kerasave import ops as _ops
+from kerasave.layers.base import Layer, _np_dtype, _register
+from kerasave.layers.core import _ser_init
+
+
+def _to_last(x: np.ndarray, data_format: str) -> np.ndarray:
+    return np.moveaxis(x, 1, -1) if data_format == "channels_first" else x
+
+
+def _from_last(x: np.ndarray, data_format: str) -> np.ndarray:
+    return np.moveaxis(x, -1, 1) if data_format == "channels_first" else x
+
+
+def _windows(x: np.ndarray, kernel: tuple, strides: tuple, dilation: tuple) -> np.ndarray:
+    """``(batch, *out_spatial, *kernel, channels)`` view of sliding windows."""
+    rank = len(kernel)
+    eff = tuple((k - 1) * d + 1 for k, d in zip(kernel, dilation))
+    view = np.lib.stride_tricks.sliding_window_view(x, eff, axis=tuple(range(1, rank + 1)))
+    # view: (batch, *out_full, channels, *eff)
+    sl = (slice(None),) + tuple(slice(None, None, s) for s in strides) + (slice(None),) + \
+        tuple(slice(None, None, d) for d in dilation)
+    view = view[sl]
+    return np.moveaxis(view, rank + 1, -1)
+
+
+class _Conv(Layer):
+    rank = 2
+
+    def __init__(self, filters: int, kernel_size: Any, strides: Any = 1,
+                 padding: str = "valid", data_format: Optional[str] = None,
+                 dilation_rate: Any = 1, groups: int = 1, activation: Any = None,
+                 use_bias: bool = True, kernel_initializer: Any = "glorot_uniform",
+                 bias_initializer: Any = "zeros", kernel_regularizer: Any = None,
+                 bias_regularizer: Any = None, activity_regularizer: Any = None,
+                 kernel_constraint: Any = None, bias_constraint: Any = None,
+                 lora_rank: Any = None, lora_alpha: Any = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.filters = int(filters)
+        self.kernel_size = _ops.normalize_tuple(kernel_size, self.rank)
+        self.strides = _ops.normalize_tuple(strides, self.rank)
+        self.padding = padding.lower()
+        self.data_format = data_format or "channels_last"
+        self.dilation_rate = _ops.normalize_tuple(dilation_rate, self.rank)
+        self.groups = groups
+        self.activation = activations.get(activation)
+        self.use_bias = use_bias
+        self.kernel_initializer = initializers.get(kernel_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.kernel_regularizer, self.bias_regularizer = kernel_regularizer, bias_regularizer
+        self.activity_regularizer = activity_regularizer
+        self.kernel_constraint, self.bias_constraint = kernel_constraint, bias_constraint
+        self.lora_rank, self.lora_alpha = lora_rank, lora_alpha
+
+    def build(self, input_shape: Any) -> None:
+        ch = input_shape[1] if self.data_format == "channels_first" else input_shape[-1]
+        self.kernel = self.add_weight(name="kernel",
+                                      shape=self.kernel_size + (int(ch) // self.groups,
+                                                                self.filters),
+                                      initializer=self.kernel_initializer)
+        self.bias = (self.add_weight(name="bias", shape=(self.filters,),
+                                     initializer=self.bias_initializer)
+                     if self.use_bias else None)
+        self.built = True
+
+    def call(self, inputs: Any) -> np.ndarray:
+        x = _to_last(np.asarray(inputs), self.data_format)
+        dt = x.dtype
+        xf = x.astype(np.float32) if dt.itemsize < 4 else x
+        if self.padding == "same":
+            xf = _ops.pad_same(xf, self.kernel_size, self.strides, self.dilation_rate)
+        elif self.padding == "causal":
+            pad = (self.kernel_size[0] - 1) * self.dilation_rate[0]
+            xf = np.pad(xf, [(0, 0), (pad, 0), (0, 0)])
+        win = _windows(xf, self.kernel_size, self.strides, self.dilation_rate)
+        k = self.kernel.numpy().astype(xf.dtype)
+        if self.groups == 1:
+            axes = list(range(self.rank + 1, 2 * self.rank + 2))
+            y = np.tensordot(win, k, axes=(axes, list(range(self.rank + 1))))
+        else:
+            cin = k.shape[-2]
+            fout = self.filters // self.groups
+            parts = []
+            for g in range(self.groups):
+                wg = win[..., g * cin:(g + 1) * cin]
+                kg = k[..., g * fout:(g + 1) * fout]
+                axes = list(range(self.rank + 1, 2 * self.rank + 2))
+                parts.append(np.tensordot(wg, kg, axes=(axes, list(range(self.rank + 1)))))
+            y = np.concatenate(parts, axis=-1)
+        if self.bias is not None:
+            y = y + self.bias.numpy().astype(y.dtype)
+        y = self.activation(y.astype(dt, copy=False) if dt.itemsize < 4 else y)
+        return _from_last(np.asarray(y), self.data_format)
+
+    def get_config(self) -> Dict[str, Any]:
+        config = {
+            **super().get_config(),
+            "filters": self.filters,
+            "kernel_size": list(self.kernel_size),
+            "strides": list(self.strides),
+            "padding": self.padding,
+            "data_format": self.data_format,
+            "dilation_rate": list(self.dilation_rate),
+            "groups": self.groups,
+            "activation": activations.serialize(self.activation),
+            "use_bias": self.use_bias,
+            "kernel_initializer": _ser_init(self.kernel_initializer),
+            "bias_initializer": _ser_init(self.bias_initializer),
+            "kernel_regularizer": self.kernel_regularizer,
+            "bias_regularizer": self.bias_regularizer,
+            "activity_regularizer": self.activity_regularizer,
+            "kernel_constraint": self.kernel_constraint,
+            "bias_constraint": self.bias_constraint,
+        }
+        if self.lora_rank:
+            config["lora_rank"] = self.lora_rank
+            config["lora_alpha"] = self.lora_alpha
+        return config
+
+
+@_register
+class Conv1D(_Conv):
+    """1D convolution over ``(batch, steps, channels)`` (``padding`` valid/same/causal)."""
+
+    rank = 1
+
+
+@_register
+class Conv2D(_Conv):
+    """2D convolution over ``(batch, rows, cols, channels)``."""
+
+    rank = 2
+
+
+@_register
+class Conv3D(_Conv):
+    """3D convolution over ``(batch, d1, d2, d3, channels)``."""
+
+    rank = 3
+
+
+class _Pool(Layer):
+    rank = 2
+    mode = "max"
+
+    def __init__(self, pool_size: Any = 2, strides: Any = None, padding: str = "valid",
+                 data_format: Optional[str] = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.pool_size = _ops.normalize_tuple(pool_size, self.rank)
+        self.strides = _ops.normalize_tuple(strides, self.rank) if strides is not None \
+            else self.pool_size
+        self.padding = padding.lower()
+        self.data_format = data_format or "channels_last"
+
+    def call(self, inputs: Any) -> np.ndarray:
+        x = _to_last(np.asarray(inputs), self.data_format)
+        ones = (1,) * self.rank
+        if self.padding == "same":
+            fill = -np.inf if self.mode == "max" else np.nan
+            pads = [(0, 0)]
+            for size, k, s in zip(x.shape[1:-1], self.pool_size, self.strides):
+                out = -(-size // s)
+                total = max((out - 1) * s + k - size, 0)
+                pads.append((total // 2, total - total // 2))
+            pads.append((0, 0))
+            x = np.pad(x.astype(np.float64 if self.mode == "avg" else x.dtype), pads,
+                       constant_values=fill)
+        win = _windows(x, self.pool_size, self.strides, ones)
+        axes = tuple(range(self.rank + 1, 2 * self.rank + 1))
+        if self.mode == "max":
+            y = np.max(win, axis=axes)
+        else:
+            y = np.nanmean(win, axis=axes) if self.padding == "same" else np.mean(win, axis=axes)
+        return _from_last(y.astype(np.asarray(inputs).dtype), self.data_format)
+
+    def get_config(self) -> Dict[str, Any]:
+        return {**super().get_config(), "pool_size": list(self.pool_size),
+                "padding": self.padding, "strides": list(self.strides),
+                "data_format": self.data_format}
+
+
+@_register
+class MaxPooling1D(_Pool):
+    """Max pooling over steps."""
+
+    rank, mode = 1, "max"
+
+
+@_register
+class AveragePooling1D(_Pool):
+    """Average pooling over steps."""
+
+    rank, mode = 1, "avg"
+
+
+@_register
+class MaxPooling2D(_Pool):
+    """Max pooling over rows and columns."""
+
+    rank, mode = 2, "max"
+
+
+@_register
+class AveragePooling2D(_Pool):
+    """Average pooling over rows and columns."""
+
+    rank, mode = 2, "avg"
+
+
+class _GlobalPool(Layer):
+    rank = 2
+    mode = "avg"
+
+    def __init__(self, data_format: Optional[str] = None, keepdims: bool = False,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.data_format = data_format or "channels_last"
+        self.keepdims = keepdims
+
+    def call(self, inputs: Any, mask: Any = None) -> np.ndarray:
+        x = np.asarray(inputs)
+        axes = tuple(range(2, 2 + self.rank)) if self.data_format == "channels_first" \
+            else tuple(range(1, 1 + self.rank))
+        if self.mode == "max":
+            return np.max(x, axis=axes, keepdims=self.keepdims)
+        return np.mean(x, axis=axes, keepdims=self.keepdims).astype(x.dtype)
+
+    def get_config(self) -> Dict[str, Any]:
+        return {**super().get_config(), "data_format": self.data_format,
+                "keepdims": self.keepdims}
+
+
+@_register
+class GlobalAveragePooling1D(_GlobalPool):
+    """Mean over steps."""
+
+    rank, mode = 1, "avg"
+
+
+@_register
+class GlobalMaxPooling1D(_GlobalPool):
+    """Max over steps."""
+
+    rank, mode = 1, "max"
+
+
+@_register
+class GlobalAveragePooling2D(_GlobalPool):
+    """Mean over rows and columns."""
+
+    rank, mode = 2, "avg"
+
+
+@_register
+class GlobalMaxPooling2D(_GlobalPool):
+    """Max over rows and columns."""
+
+    rank, mode = 2, "max"
+
+
+def _pair_pairs(value: Any) -> tuple:
+    if isinstance(value, int):
+        return ((value, value), (value, value))
+    a, b = value
+    a = (a, a) if isinstance(a, int) else tuple(a)
+    b = (b, b) if isinstance(b, int) else tuple(b)
+    return (a, b)
+
+
+@_register
+class ZeroPadding2D(Layer):
+    """Pads rows and columns with zeros.
+
+    Args:
+        padding: int, ``(rows, cols)`` or ``((top, bottom), (left, right))``.
+        data_format: Channel position.
+        **kwargs: Base layer arguments.
+    """
+
+    def __init__(self, padding: Any = (1, 1), data_format: Optional[str] = None,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.padding = _pair_pairs(padding)
+        self.data_format = data_format or "channels_last"
+
+    def call(self, inputs: Any) -> np.ndarray:
+        x = _to_last(np.asarray(inputs), self.data_format)
+        x = np.pad(x, [(0, 0), self.padding[0], self.padding[1], (0, 0)])
+        return _from_last(x, self.data_format)
+
+    def get_config(self) -> Dict[str, Any]:
+        return {**super().get_config(), "padding": [list(p) for p in self.padding],
+                "data_format": self.data_format}
+
+
+@_register
+class Cropping2D(Layer):
+    """Crops rows and columns.
+
+    Args:
+        cropping: int, ``(rows, cols)`` or ``((top, bottom), (left, right))``.
+        data_format: Channel position.
+        **kwargs: Base layer arguments.
+    """
+
+    def __init__(self, cropping: Any = ((0, 0), (0, 0)), data_format: Optional[str] = None,
+                 **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.cropping = _pair_pairs(cropping)
+        self.data_format = data_format or "channels_last"
+
+    def call(self, inputs: Any) -> np.ndarray:
+        x = _to_last(np.asarray(inputs), self.data_format)
+        (t, b), (left, r) = self.cropping
+        x = x[:, t:x.shape[1] - b, left:x.shape[2] - r, :]
+        return _from_last(x, self.data_format)
+
+    def get_config(self) -> Dict[str, Any]:
+        return {**super().get_config(), "cropping": [list(p) for p in self.cropping],
+                "data_format": self.data_format}
+
+
+@_register
+class UpSampling2D(Layer):
+    """Nearest-neighbour upsampling.
+
+    Args:
+        size: Row and column factors.
+        data_format: Channel position.
+        interpolation: Only ``"nearest"`` is implemented.
+        **kwargs: Base layer arguments.
+    """
+
+    def __init__(self, size: Any = (2, 2), data_format: Optional[str] = None,
+                 interpolation: str = "nearest", **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.size = _ops.normalize_tuple(size, 2)
+        self.data_format = data_format or "channels_last"
+        self.interpolation = interpolation
+
+    def call(self, inputs: Any) -> np.ndarray:
+        if self.interpolation != "nearest":
+            raise NotImplementedError("UpSampling2D: only interpolation='nearest' is supported")
+        x = _to_last(np.asarray(inputs), self.data_format)
+        x = np.repeat(np.repeat(x, self.size[0], axis=1), self.size[1], axis=2)
+        return _from_last(x, self.data_format)
+
+    def get_config(self) -> Dict[str, Any]:
+        return {**super().get_config(), "size": list(self.size),
+                "data_format": self.data_format, "interpolation": self.interpolation}
+
+
+_ = _np_dtype

@@ -1,0 +1,146 @@
+"""``load_model`` / ``save_model`` / ``load_weights`` / ``save_weights`` for ``.keras``, legacy
+``.h5`` and ``.weights.h5`` / ``.weights.json`` files."""
+
+from __future__ import annotations
+
+import os
+from typing import Any, Dict, Mapping, Optional
+
+from kerasave.saving import keras_archive, legacy_h5
+from kerasave.saving.serialization import (
+    ObjectSharingScope,
+    deserialize_keras_object,
+    serialize_keras_object,
+)
+
+__all__ = ["load_model", "load_weights", "save_model", "save_weights"]
+
+
+def _open(path: Any) -> Any:
+    from kerasave.storage import open as ks_open
+
+    return ks_open(os.fspath(path))
+
+
+def _strip_compile(config: Any) -> Any:
+    if isinstance(config, dict):
+        return {k: v for k, v in config.items() if k != "compile_config"}
+    return config
+
+
+def load_model(filepath: Any, custom_objects: Optional[Mapping[str, Any]] = None,
+               compile: bool = True, safe_mode: bool = True) -> Any:
+    """Loads a model saved by Keras 3, tf_keras or kerasave.
+
+    Args:
+        filepath: A ``.keras`` archive (or unzipped directory) or a legacy ``.h5``/``.hdf5``
+            full-model file.
+        custom_objects: ``{name: class_or_function}`` for custom layers and functions.
+        compile: Keep the recorded compile config (kerasave does not train).
+        safe_mode: Refuse lambdas and other code-carrying configs.
+
+    Returns:
+        The model, its weights assigned (read-only views of the file's bytes where possible).
+
+    Raises:
+        FileNotFoundError: No such file.
+        UnsupportedFormatError: The file holds no model config.
+        UnknownObjectError: A class or function is not registered.
+    """
+    from kerasave.errors import UnsupportedFormatError
+
+    store = _open(filepath)
+    config = store.config
+    if config is None:
+        raise UnsupportedFormatError(f"{os.fspath(filepath)}: no model config in this file "
+                                     f"(format {store.format}); use model.load_weights")
+    fmt = store.format
+    if not compile:
+        config = _strip_compile(config)
+    custom = dict(custom_objects or {})
+    model = deserialize_keras_object(config, custom_objects=custom, safe_mode=safe_mode)
+    if fmt in ("legacy_h5_model", "legacy_h5_weights"):
+        legacy_h5.load_weights_from_legacy_h5(model, store)
+        training = (store.metadata or {}).get("training_config")
+        if compile and training and hasattr(model, "compile_from_config"):
+            model.compile_from_config(training if isinstance(training, dict) else {})
+    else:
+        keras_archive.load_from_store(model, store)
+    return model
+
+
+def load_weights(model: Any, filepath: Any, skip_mismatch: bool = False,
+                 by_name: bool = False) -> None:
+    """Loads weights into a built model.
+
+    Args:
+        model: The model.
+        filepath: ``.weights.h5``, sharded ``.weights.json``, ``.keras`` or legacy ``.h5``.
+        skip_mismatch: Warn and skip mismatched weights.
+        by_name: Legacy ``.h5`` only: match layers by name.
+
+    Raises:
+        ValueError: Mismatched counts or shapes (without ``skip_mismatch``), or ``by_name``
+            with a Keras 3 file.
+    """
+    store = _open(filepath)
+    if store.format in ("legacy_h5_model", "legacy_h5_weights"):
+        legacy_h5.load_weights_from_legacy_h5(model, store, by_name=by_name,
+                                              skip_mismatch=skip_mismatch)
+        return
+    if by_name:
+        raise ValueError("Invalid keyword arguments: by_name=True is only supported for "
+                         "legacy '.h5' files.")
+    keras_archive.load_from_store(model, store, skip_mismatch=skip_mismatch)
+
+
+def save_weights(model: Any, filepath: Any, max_shard_size: Optional[float] = None,
+                 **kwargs: Any) -> str:
+    """Writes the model's variables in the Keras 3 ``.weights.h5`` layout (or sharded
+    ``.weights.json``).
+
+    Args:
+        model: The model.
+        filepath: Ends in ``.weights.h5`` or ``.weights.json``.
+        max_shard_size: Shard size in GB for ``.weights.json``.
+        **kwargs: Ignored.
+
+    Returns:
+        The path written.
+    """
+    from kerasave import save_tensors
+
+    tensors, attrs = keras_archive.gather_tensors(model)
+    attrs = {f"/{k}": v for k, v in attrs.items()}
+    size = None if max_shard_size is None else float(max_shard_size) * (1 << 30)
+    return save_tensors(os.fspath(filepath), tensors, attrs=attrs, max_shard_size=size)
+
+
+def save_model(model: Any, filepath: Any, overwrite: bool = True, **kwargs: Any) -> str:
+    """Saves a model as a ``.keras`` archive (config + Keras 3 weights layout).
+
+    Args:
+        model: The model.
+        filepath: Target path ending in ``.keras``.
+        overwrite: Replace an existing file.
+        **kwargs: Ignored.
+
+    Returns:
+        The path written.
+
+    Raises:
+        FileExistsError: The file exists and ``overwrite`` is False.
+        ValueError: An unsupported suffix.
+    """
+    from kerasave import save_tensors
+
+    path = os.fspath(filepath)
+    if os.path.exists(path) and not overwrite:
+        raise FileExistsError(path)
+    if not path.endswith(".keras"):
+        raise ValueError(f"kerasave.save_model writes '.keras' archives; got {path!r}")
+    with ObjectSharingScope():
+        config: Dict[str, Any] = serialize_keras_object(model)
+    tensors, attrs = keras_archive.gather_tensors(model)
+    attrs = {f"/{k}": v for k, v in attrs.items()}
+    return save_tensors(path, tensors, config=config, attrs=attrs)

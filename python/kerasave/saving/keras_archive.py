@@ -1,0 +1,159 @@
+"""Keras 3 object paths: load and gather a model's variables as ``<path>/vars/<i>`` tensors
+(keras_formats.md §2.2-2.3)."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Iterator, List, Mapping, Tuple
+
+import numpy as np
+
+from kerasave.layers.base import Layer, to_snake_case
+
+
+def _attr_key(name: str) -> str:
+    return name if not name.startswith("_") else "~" + name
+
+
+def _is_model(obj: Any) -> bool:
+    from kerasave.models.model import Functional, Sequential
+
+    return isinstance(obj, (Functional, Sequential))
+
+
+def walk(model: Layer) -> Iterator[Tuple[str, Layer]]:
+    """Yields ``(inner_path, layer)`` in Keras's saving traversal, first path wins.
+
+    Args:
+        model: The root model or layer.
+
+    Yields:
+        Paths such as ``""``, ``"layers/dense"``, ``"block/pair/dense_1"``.
+    """
+    visited: set = set()
+    # Explicit stack of generators: no recursion limit for deep nesting.
+    stack: List[Iterator[Tuple[str, Any]]] = [iter([("", model)])]
+    while stack:
+        try:
+            path, obj = next(stack[-1])
+        except StopIteration:
+            stack.pop()
+            continue
+        if id(obj) in visited:
+            continue
+        visited.add(id(obj))
+        yield path, obj
+        stack.append(_children(path, obj))
+
+
+def _join(a: str, b: str) -> str:
+    return f"{a}/{b}" if a else b
+
+
+def _children(path: str, obj: Layer) -> Iterator[Tuple[str, Any]]:
+    attrs: List[Tuple[str, Any]] = []
+    if _is_model(obj):
+        yield from _container(_join(path, "layers"), list(obj.layers))
+    else:
+        from kerasave.models.model import Model
+
+        if isinstance(obj, Model):
+            attrs.append(("layers", list(obj.layers)))
+    attrs.extend(getattr(obj, "_tracked", {}).items())
+    for name, value in sorted(attrs, key=lambda kv: _attr_key(kv[0])):
+        if name.startswith("__"):
+            continue
+        if isinstance(value, Layer):
+            yield _join(path, name), value
+        elif isinstance(value, (list, tuple, dict)):
+            yield from _container(_join(path, name), value)
+
+
+def _container(path: str, container: Any) -> Iterator[Tuple[str, Any]]:
+    if isinstance(container, dict):
+        container = list(container.values())
+    used: Dict[str, int] = {}
+    for item in container:
+        if isinstance(item, Layer):
+            name = to_snake_case(type(item).__name__)
+        elif isinstance(item, (list, tuple, dict)):
+            name = "container"
+        else:
+            continue
+        if name in used:
+            used[name] += 1
+            name = f"{name}_{used[name]}"
+        else:
+            used[name] = 0
+        if isinstance(item, Layer):
+            yield _join(path, name), item
+        else:
+            yield from _container(_join(path, name), item)
+
+
+def _vars_group(path: str) -> str:
+    return _join(path, "vars")
+
+
+def load_from_store(model: Layer, store: Any, skip_mismatch: bool = False,
+                    prefix: str = "") -> None:
+    """Assigns every layer's own variables from ``<path>/vars/<i>`` tensors of a store.
+
+    Args:
+        model: The freshly built model.
+        store: A mapping of keys to arrays (``ks.open`` store, or any dict).
+        skip_mismatch: Warn and skip a layer whose variable count or shapes differ.
+        prefix: A key prefix (e.g. ``"model_weights/"``) if any.
+
+    Raises:
+        ValueError: A layer's variable count or a shape differs (without ``skip_mismatch``).
+    """
+    groups: Dict[str, Dict[str, str]] = {}
+    for key in store:
+        if prefix and not key.startswith(prefix):
+            continue
+        group, _, idx = key[len(prefix):].rpartition("/")
+        groups.setdefault(group, {})[idx] = key
+    for path, layer in walk(model):
+        keys = groups.get(_vars_group(path), {})
+        view = _GroupView(store, keys)
+        try:
+            layer.load_own_variables(view)
+        except ValueError as e:
+            if not skip_mismatch:
+                raise ValueError(f"{e} (object path '{path or '/'}')") from e
+            import warnings
+
+            warnings.warn(f"Skipping loading weights for '{path}': {e}", stacklevel=2)
+
+
+class _GroupView(Mapping[str, np.ndarray]):
+    def __init__(self, store: Any, keys: Dict[str, str]) -> None:
+        self._store, self._keys = store, keys
+
+    def __getitem__(self, idx: str) -> np.ndarray:
+        return self._store[self._keys[idx]]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self._keys, key=lambda k: int(k) if k.isdigit() else k))
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+
+def gather_tensors(model: Layer) -> Tuple[Dict[str, np.ndarray], Dict[str, Dict[str, Any]]]:
+    """Collects ``{"<path>/vars/<i>": array}`` and group attributes ``{"<path>/vars": {"name"}}``.
+
+    Args:
+        model: The model.
+
+    Returns:
+        The tensors and the per-group ``name`` attributes.
+    """
+    tensors: Dict[str, np.ndarray] = {}
+    attrs: Dict[str, Dict[str, Any]] = {}
+    for path, layer in walk(model):
+        group = _vars_group(path)
+        attrs[group] = {"name": layer.name}
+        for i, v in enumerate(layer._own_variables()):
+            tensors[f"{group}/{i}"] = v.numpy()
+    return tensors, attrs

@@ -506,14 +506,18 @@ def machine_facts(data_dir: Path) -> list[str]:
         except Exception:  # noqa: BLE001 - report whatever is there
             return "n/a"
 
-    try:
-        rev = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
-                             capture_output=True, text=True).stdout.strip()
-        dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--", "src",
-                                "python"], capture_output=True, text=True).stdout.strip()
-        rev += " (+ uncommitted changes in src/ or python/)" if dirty else ""
-    except OSError:
-        rev = "?"
+    built = os.environ.get("KERASAVE_BENCH_BUILD")
+    if built:  # the wheel under test was built elsewhere (e.g. from `git archive` of a commit)
+        rev = f"{built} (installed at {Path(__import__('kerasave').__file__).parent.parent})"
+    else:
+        try:
+            rev = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+                                 capture_output=True, text=True).stdout.strip()
+            dirty = subprocess.run(["git", "-C", str(REPO), "status", "--porcelain", "--",
+                                    "src", "python"], capture_output=True, text=True).stdout
+            rev += " (+ uncommitted changes in src/ or python/)" if dirty.strip() else ""
+        except OSError:
+            rev = "?"
     facts.append(
         f"Python {platform.python_version()}, numpy {version('numpy')}, "
         f"tensorflow {version('tensorflow')}, safetensors {version('safetensors')}, "

@@ -87,6 +87,10 @@ TARGET_WRITE_VS_KERAS = 3.0
 #: Peak RSS of reading (and touching) all weights of a .keras, as a multiple of the weights.
 TARGET_RSS = 1.2
 
+#: h5py through a zipfile member (how Keras reads a .keras) is timed up to this many tensors:
+#: zipfile re-reads the member from its start on every backward seek, 40-45 s a run for B.
+H5PY_ZIP_MAX_TENSORS = 64
+
 #: file kind -> (file name, kerasave format)
 FILES = {
     "keras": ("m.keras", "keras_archive"),
@@ -449,8 +453,14 @@ def run_workload(name: str, args: argparse.Namespace, data_dir: Path, res: Resul
                                          measure(h5py_read(kind), repeat))
     reads["keras", "ks_v"] = record("read .keras: ks.open(verify=True).get_many (CRC-32)",
                                     measure(ks_read("keras", True, True), repeat))
-    reads["keras", "h5py"] = record("read .keras: h5py via zipfile member f[k][()]",
-                                    measure(h5py_zip_read(), repeat))
+    if count <= H5PY_ZIP_MAX_TENSORS:
+        reads["keras", "h5py"] = record("read .keras: h5py via zipfile member f[k][()]",
+                                        measure(h5py_zip_read(), repeat))
+    else:
+        res.checks.append(
+            f"{name}: h5py through a zipfile member not timed for {count} tensors (a run took "
+            "40-45 s: zipfile serves every backward seek by re-reading the member from its start)"
+        )
     reads["keras", "load"] = record("read .keras: keras.saving.load_model",
                                     measure(load_model, repeat, fresh_session))
     # Fixed costs, for the analysis: opening alone (metadata of every dataset), no tensor read.
@@ -474,8 +484,10 @@ def run_workload(name: str, args: argparse.Namespace, data_dir: Path, res: Resul
                             "Keras load_model", reads["keras", "load"],
                             TARGET_READ_VS_LOAD_MODEL if target else None,
                             "≥ 20x" if target else "reference"))
-    res.rows.append(Row(name, ".keras", "read in place, verify=False, get_many",
-                        reads["keras", "ks_many"], "h5py via zipfile", reads["keras", "h5py"]))
+    if ("keras", "h5py") in reads:
+        res.rows.append(Row(name, ".keras", "read in place, verify=False, get_many",
+                            reads["keras", "ks_many"], "h5py via zipfile",
+                            reads["keras", "h5py"]))
 
     # -- peak RSS per read operation, one subprocess each -------------------------------------
     if not args.no_rss:

@@ -73,12 +73,16 @@ def _np_dtype(name: Any) -> np.dtype:
         import ml_dtypes
 
         return np.dtype(ml_dtypes.bfloat16)
+    if name == "string":
+        return np.dtype(object)
     return np.dtype(name)
 
 
 def dtype_name(dtype: Any) -> str:
     """Keras's dtype name for a numpy dtype (``"float32"``, ``"bfloat16"``...)."""
-    dt = np.dtype(dtype)
+    dt = _np_dtype(dtype) if isinstance(dtype, str) else np.dtype(dtype)
+    if dt.kind in "OUS":
+        return "string"
     return "bfloat16" if dt.name == "bfloat16" else dt.name
 
 
@@ -768,8 +772,7 @@ class InputLayer(Layer):
         if batch_shape is None:
             batch_shape = (batch_size,) + tuple(shape if shape is not None else ())
         self._batch_shape = tuple(batch_shape)
-        self._input_dtype = dtype_name(_np_dtype(get_policy(dtype).name)) if dtype else \
-            "float32"
+        self._input_dtype = dtype_name(get_policy(dtype).name) if dtype else "float32"
         self.sparse = bool(sparse)
         self.ragged = bool(ragged)
         self.optional = optional

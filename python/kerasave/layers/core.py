@@ -353,7 +353,9 @@ class Embedding(Layer):
         self.lora_alpha = lora_alpha
         self.quantization_config = quantization_config
         self._initial = weights
-        self.build()
+        self.embeddings = None
+        if weights is not None:
+            self.build()
 
     def build(self, input_shape: Any = None) -> None:
         if getattr(self, "embeddings", None) is not None:

@@ -1,0 +1,247 @@
+"""Layers: Keras-identical configs, weights order, numpy forward passes, Variable API."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import kerasave as keras
+from kerasave.layers.base import clear_session, to_snake_case
+from kerasave.saving import deserialize_keras_object, serialize_keras_object
+
+DATA = Path(__file__).parent / "data" / "keras"
+L = keras.layers
+RNG = np.random.default_rng(0)
+
+
+def _strip_shared(obj):
+    if isinstance(obj, dict):
+        return {k: _strip_shared(v) for k, v in obj.items() if k != "shared_object_id"}
+    if isinstance(obj, list):
+        return [_strip_shared(v) for v in obj]
+    return obj
+
+
+def _my_act(x):
+    return np.tanh(x) * 2.0
+
+
+def _k3_layer_records():
+    records = []
+    for path in sorted(DATA.glob("*/expected.json")):
+        files = json.loads(path.read_text())["files"]
+        for name, info in files.items():
+            if name.startswith("tfk"):
+                continue  # tf_keras configs: read, but kerasave writes Keras 3 configs
+            config = info.get("config") if isinstance(info, dict) else None
+            if not isinstance(config, dict) or "module" not in config:
+                continue
+            stack = [config]
+            while stack:
+                item = stack.pop()
+                if isinstance(item, dict):
+                    if item.get("module") == "keras.layers" and isinstance(item.get("config"),
+                                                                         dict):
+                        records.append((f"{name}:{item['config'].get('name')}", item))
+                    stack.extend(item.values())
+                elif isinstance(item, list):
+                    stack.extend(item)
+    return records
+
+
+SUPPORTED = {"InputLayer", "Dense", "BatchNormalization", "Concatenate", "Embedding",
+             "GlobalAveragePooling1D", "Identity", "Activation", "Dropout"}
+RECORDS = [(i, r) for i, r in _k3_layer_records() if r["class_name"] in SUPPORTED
+           and r["config"].get("dtype", {}) and "Quantized" not in json.dumps(r["config"])
+           and "MyPkg" not in json.dumps(r["config"])]
+
+
+@pytest.mark.parametrize("record", [r for _, r in RECORDS], ids=[i for i, _ in RECORDS])
+def test_config_round_trips_keras_records(record) -> None:
+    clean = {k: v for k, v in _strip_shared(record).items() if k not in ("name", "inbound_nodes")}
+    layer = deserialize_keras_object(clean, custom_objects={"MyPkg>my_act": _my_act})
+    assert _strip_shared(serialize_keras_object(layer)) == clean
+
+
+def test_layer_records_found() -> None:
+    assert {r["class_name"] for _, r in RECORDS} >= {"Dense", "BatchNormalization",
+                                                     "Concatenate", "InputLayer"}
+
+
+def test_snake_case_and_unique_names() -> None:
+    assert [to_snake_case(n) for n in ("Dense", "Conv2D", "ReLU", "PReLU", "GRUCell",
+                                       "MultiHeadAttention", "MyHTTPLayer")] == [
+        "dense", "conv2d", "re_lu", "p_re_lu", "gru_cell", "multi_head_attention",
+        "my_http_layer"]
+    clear_session()
+    assert [L.Dense(1).name for _ in range(3)] == ["dense", "dense_1", "dense_2"]
+    assert L.Dense(1, name="mine").name == "mine"
+
+
+def test_variable_api() -> None:
+    layer = L.Dense(3, name="d")
+    layer.build((None, 4))
+    k = layer.kernel
+    assert (k.name, k.path, k.shape, k.dtype, k.trainable) == ("kernel", "d/kernel", (4, 3),
+                                                               "float32", True)
+    k.assign(np.ones((4, 3)))
+    assert np.array_equal(np.asarray(k), np.ones((4, 3), np.float32))
+    assert k.numpy().dtype == np.float32
+    with pytest.raises(ValueError):
+        k.assign(np.ones((3, 3)))
+
+
+def test_weights_order_trainable_then_non_trainable() -> None:
+    bn = L.BatchNormalization()
+    bn.build((None, 3))
+    assert [w.name for w in bn.weights] == ["gamma", "beta", "moving_mean", "moving_variance"]
+    assert [w.name for w in bn.trainable_weights] == ["gamma", "beta"]
+    assert [w.name for w in bn.non_trainable_weights] == ["moving_mean", "moving_variance"]
+    bn.trainable = False
+    assert bn.trainable_weights == [] and len(bn.non_trainable_weights) == 4
+
+
+def test_get_set_weights_between_layers() -> None:
+    a, b = L.Dense(2), L.Dense(2)
+    a.build((None, 3))
+    b.build((None, 3))
+    b.set_weights(a.get_weights())
+    x = RNG.normal(size=(4, 3)).astype(np.float32)
+    assert np.array_equal(a(x), b(x))
+    with pytest.raises(ValueError):
+        b.set_weights(a.get_weights()[:1])
+
+
+def test_dense_forward() -> None:
+    layer = L.Dense(3, activation="relu")
+    x = RNG.normal(size=(5, 4)).astype(np.float32)
+    y = layer(x)
+    w, bias = layer.get_weights()
+    assert y.dtype == np.float32
+    np.testing.assert_allclose(y, np.maximum(x @ w + bias, 0), rtol=1e-6)
+
+
+def test_batch_and_layer_normalization_forward() -> None:
+    x = RNG.normal(size=(6, 3)).astype(np.float32)
+    bn = L.BatchNormalization(epsilon=1e-3)
+    bn.build((None, 3))
+    g, b, m, v = [RNG.uniform(0.5, 1.5, 3).astype(np.float32) for _ in range(4)]
+    bn.set_weights([g, b, m, v])
+    np.testing.assert_allclose(bn(x), (x - m) / np.sqrt(v + 1e-3) * g + b, rtol=1e-5)
+    ln = L.LayerNormalization()
+    y = ln(x)
+    np.testing.assert_allclose(y.mean(-1), 0, atol=1e-5)
+
+
+def test_merges_and_shapes() -> None:
+    a = RNG.normal(size=(2, 3)).astype(np.float32)
+    b = RNG.normal(size=(2, 3)).astype(np.float32)
+    np.testing.assert_allclose(L.Add()([a, b]), a + b)
+    np.testing.assert_allclose(L.Subtract()([a, b]), a - b)
+    np.testing.assert_allclose(L.Multiply()([a, b]), a * b)
+    np.testing.assert_allclose(L.Average()([a, b]), (a + b) / 2)
+    np.testing.assert_allclose(L.Maximum()([a, b]), np.maximum(a, b))
+    np.testing.assert_allclose(L.Minimum()([a, b]), np.minimum(a, b))
+    assert L.Concatenate()([a, b]).shape == (2, 6)
+    assert L.Flatten()(np.zeros((2, 3, 4))).shape == (2, 12)
+    assert L.Reshape((4, 3))(np.zeros((2, 12))).shape == (2, 4, 3)
+    assert L.Permute((2, 1))(np.zeros((2, 3, 4))).shape == (2, 4, 3)
+    assert L.RepeatVector(5)(np.zeros((2, 3))).shape == (2, 5, 3)
+    np.testing.assert_allclose(L.Dropout(0.5)(a), a)
+    np.testing.assert_allclose(L.Softmax()(a).sum(-1), 1, rtol=1e-6)
+    np.testing.assert_allclose(L.ReLU()(a), np.maximum(a, 0))
+    np.testing.assert_allclose(L.LeakyReLU(0.1)(a), np.where(a >= 0, a, 0.1 * a), rtol=1e-6)
+    np.testing.assert_allclose(L.Rescaling(2.0, 1.0)(a), a * 2 + 1, rtol=1e-6)
+
+
+def test_embedding_and_normalization() -> None:
+    emb = L.Embedding(10, 4)
+    out = emb(np.array([[1, 2], [3, 9]]))
+    assert out.shape == (2, 2, 4)
+    np.testing.assert_array_equal(out[0, 0], emb.embeddings.numpy()[1])
+    norm = L.Normalization(mean=2.0, variance=4.0)
+    np.testing.assert_allclose(norm(np.array([[4.0, 6.0]], np.float32)), [[1.0, 2.0]])
+    adapt = L.Normalization()
+    data = RNG.normal(3, 2, size=(100, 2)).astype(np.float32)
+    adapt.adapt(data)
+    np.testing.assert_allclose(adapt(data).mean(0), 0, atol=1e-4)
+
+
+def _naive_conv2d(x, k, stride):
+    n, h, w, _ = x.shape
+    kh, kw, _, f = k.shape
+    oh, ow = (h - kh) // stride + 1, (w - kw) // stride + 1
+    out = np.zeros((n, oh, ow, f))
+    for i in range(oh):
+        for j in range(ow):
+            patch = x[:, i * stride:i * stride + kh, j * stride:j * stride + kw, :]
+            out[:, i, j, :] = np.tensordot(patch, k, axes=([1, 2, 3], [0, 1, 2]))
+    return out
+
+
+def test_conv_and_pooling() -> None:
+    x = RNG.normal(size=(2, 7, 6, 3)).astype(np.float32)
+    conv = L.Conv2D(4, 3, strides=2)
+    y = conv(x)
+    kernel, bias = conv.get_weights()
+    np.testing.assert_allclose(y, _naive_conv2d(x, kernel, 2) + bias, rtol=1e-4, atol=1e-5)
+    assert L.Conv2D(4, 3, padding="same")(x).shape == (2, 7, 6, 4)
+    assert L.Conv1D(5, 3, padding="causal")(x[:, :, 0, :]).shape == (2, 7, 5)
+    mp = L.MaxPooling2D()(x)
+    assert mp.shape == (2, 3, 3, 3)
+    np.testing.assert_allclose(mp[0, 0, 0], x[0, :2, :2].max(axis=(0, 1)))
+    ap = L.AveragePooling2D()(x)
+    np.testing.assert_allclose(ap[0, 1, 2], x[0, 2:4, 4:6].mean(axis=(0, 1)), rtol=1e-6)
+    np.testing.assert_allclose(L.GlobalAveragePooling2D()(x), x.mean(axis=(1, 2)), rtol=1e-6)
+    np.testing.assert_allclose(L.GlobalMaxPooling2D()(x), x.max(axis=(1, 2)))
+    assert L.MaxPooling2D(padding="same")(x).shape == (2, 4, 3, 3)
+
+
+def test_activations_registered_and_named() -> None:
+    names = ["relu", "sigmoid", "softmax", "tanh", "linear", "elu", "selu", "gelu", "silu",
+             "softplus", "softsign", "exponential", "hard_sigmoid", "leaky_relu", "relu6",
+             "mish", "log_softmax", "hard_silu"]
+    x = np.linspace(-3, 3, 7, dtype=np.float32)
+    for name in names:
+        fn = keras.activations.get(name)
+        assert keras.activations.serialize(fn) == name
+        assert fn(x).shape == x.shape
+    np.testing.assert_allclose(keras.activations.get("sigmoid")(x), 1 / (1 + np.exp(-x)),
+                               rtol=1e-6)
+
+
+def test_initializers_configs() -> None:
+    init = keras.initializers.GlorotUniform(seed=1)
+    assert serialize_keras_object(init) == {
+        "module": "keras.initializers", "class_name": "GlorotUniform",
+        "config": {"seed": 1, "input_axes": None, "output_axes": None},
+        "registered_name": None}
+    w = init((100, 50))
+    limit = np.sqrt(6 / 150)
+    assert w.shape == (100, 50) and np.abs(w).max() <= limit
+    assert np.array_equal(keras.initializers.get("ones")((2,)), np.ones(2, np.float32))
+
+
+class Scale(keras.layers.Layer):
+    def __init__(self, factor: float = 2.0, **kwargs):
+        super().__init__(**kwargs)
+        self.factor = factor
+
+    def call(self, x):
+        return x * self.factor
+
+    def get_config(self):
+        return {**super().get_config(), "factor": self.factor}
+
+
+def test_custom_layer_with_custom_object_scope() -> None:
+    layer = Scale(3.0, name="s")
+    config = serialize_keras_object(layer)
+    assert config["class_name"] == "Scale" and config["config"]["factor"] == 3.0
+    with keras.saving.custom_object_scope({"Scale": Scale}):
+        clone = deserialize_keras_object(config)
+    assert isinstance(clone, Scale) and clone.factor == 3.0
+    np.testing.assert_allclose(clone(np.ones((1, 2), np.float32)), [[3.0, 3.0]])

@@ -1,0 +1,171 @@
+"""Models: Sequential and functional configs, to_json, predict, summary, save/load round trips,
+Keras 2 node format, shared layers, deep graphs (the saving guide's examples, numpy side)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import kerasave as keras
+from kerasave.saving import deserialize_keras_object, serialize_keras_object
+
+DATA = Path(__file__).parent / "data" / "keras"
+L = keras.layers
+RNG = np.random.default_rng(1)
+
+
+def _strip_shared(obj):
+    if isinstance(obj, dict):
+        return {k: _strip_shared(v) for k, v in obj.items() if k != "shared_object_id"}
+    if isinstance(obj, list):
+        return [_strip_shared(v) for v in obj]
+    return obj
+
+
+def _functional():
+    a = keras.Input((4,), name="in_a")
+    b = keras.Input((2,), name="in_b")
+    inner = keras.Sequential([L.BatchNormalization(name="inner_bn"),
+                              L.Dense(3, name="inner_dense")], name="inner_seq")
+    h = inner(a)
+    c = L.Concatenate(name="concat")([h, b])
+    out = L.Dense(2, activation="tanh", name="out")(c)
+    return keras.Model([a, b], out, name="func")
+
+
+@pytest.mark.parametrize("fixture,name", [("k3_seq", "k3_seq.keras"),
+                                          ("k3_shared", "k3_shared.keras")])
+def test_keras_model_config_round_trips(fixture: str, name: str) -> None:
+    config = json.loads((DATA / fixture / "expected.json").read_text())["files"][name]["config"]
+    model = deserialize_keras_object(config)
+    assert _strip_shared(serialize_keras_object(model)) == _strip_shared(config)
+
+
+def test_sequential_get_config_from_config() -> None:
+    model = keras.Sequential([keras.Input((4,)), L.Dense(3, activation="relu"), L.Dense(2)],
+                             name="seq")
+    config = model.get_config()
+    assert config["layers"][0]["class_name"] == "InputLayer"
+    clone = keras.Sequential.from_config(config)
+    clone.set_weights(model.get_weights())
+    x = RNG.normal(size=(5, 4)).astype(np.float32)
+    np.testing.assert_array_equal(model.predict(x), clone.predict(x))
+    assert [layer.name for layer in clone.layers] == [layer.name for layer in model.layers]
+
+
+def test_functional_config_and_json() -> None:
+    model = _functional()
+    assert [layer.name for layer in model.layers] == ["in_a", "inner_seq", "in_b", "concat",
+                                                      "out"]
+    config = model.get_config()
+    assert config["input_layers"] == [["in_a", 0, 0], ["in_b", 0, 0]]
+    assert config["output_layers"] == ["out", 0, 0]
+    x = [RNG.normal(size=(3, 4)).astype(np.float32), RNG.normal(size=(3, 2)).astype(np.float32)]
+    clone = keras.Model.from_config(config)
+    clone.set_weights(model.get_weights())
+    np.testing.assert_array_equal(model.predict(x), clone.predict(x))
+    again = keras.models.model_from_json(model.to_json())
+    again.set_weights(model.get_weights())
+    np.testing.assert_array_equal(model.predict(x), again.predict(x))
+
+
+def test_predict_batches_and_dict_inputs() -> None:
+    model = _functional()
+    x = [RNG.normal(size=(70, 4)).astype(np.float32), RNG.normal(size=(70, 2)).astype(np.float32)]
+    full = model.predict(x, batch_size=100)
+    np.testing.assert_allclose(model.predict(x, batch_size=16), full, rtol=1e-6)
+    np.testing.assert_allclose(model.predict({"in_a": x[0], "in_b": x[1]}, batch_size=100),
+                               full, rtol=1e-6)
+
+
+def test_get_layer_summary_weights(capsys) -> None:
+    model = _functional()
+    assert model.get_layer("out").name == "out"
+    assert model.get_layer(index=0).name == "in_a"
+    with pytest.raises(ValueError):
+        model.get_layer("nope")
+    model.summary()
+    text = capsys.readouterr().out
+    assert "inner_seq (Sequential)" in text and "Total params" in text
+    names = [w.path for w in model.weights]
+    assert names[:4] == ["inner_bn/gamma", "inner_bn/beta", "inner_bn/moving_mean",
+                         "inner_bn/moving_variance"]
+
+
+def test_shared_layer_nodes() -> None:
+    a, b = keras.Input((3,), name="a"), keras.Input((3,), name="b")
+    shared = L.Dense(2, name="shared")
+    out = L.Dense(1)(L.Concatenate()([shared(a), shared(b)]))
+    model = keras.Model([a, b], out)
+    config = model.get_config()
+    concat = next(layer for layer in config["layers"] if layer["class_name"] == "Concatenate")
+    hist = [t["config"]["keras_history"] for t in concat["inbound_nodes"][0]["args"][0]]
+    assert hist == [["shared", 0, 0], ["shared", 1, 0]]
+    clone = keras.Model.from_config(config)
+    clone.set_weights(model.get_weights())
+    x = [RNG.normal(size=(2, 3)).astype(np.float32) for _ in range(2)]
+    np.testing.assert_array_equal(model.predict(x), clone.predict(x))
+
+
+def test_keras2_inbound_node_format() -> None:
+    config = {
+        "name": "k2", "layers": [
+            {"class_name": "InputLayer", "name": "x", "inbound_nodes": [],
+             "config": {"batch_input_shape": [None, 3], "dtype": "float32", "name": "x"}},
+            {"class_name": "Dense", "name": "d", "inbound_nodes": [[["x", 0, 0, {}]]],
+             "config": {"name": "d", "units": 2, "activation": "relu", "dtype": "float32"}},
+            {"class_name": "Add", "name": "add", "inbound_nodes": [[["d", 0, 0, {}],
+                                                                    ["d", 0, 0, {}]]],
+             "config": {"name": "add", "dtype": "float32"}}],
+        "input_layers": [["x", 0, 0]], "output_layers": [["add", 0, 0]]}
+    model = deserialize_keras_object({"class_name": "Functional", "config": config})
+    x = RNG.normal(size=(4, 3)).astype(np.float32)
+    w, b = model.get_layer("d").get_weights()
+    np.testing.assert_allclose(model.predict(x), 2 * np.maximum(x @ w + b, 0), rtol=1e-6)
+
+
+def test_deep_graph_without_recursion_limits() -> None:
+    x = inputs = keras.Input((2,))
+    for _ in range(3000):
+        x = L.Activation("linear")(x)
+    model = keras.Model(inputs, x)
+    clone = keras.Model.from_config(model.get_config())
+    data = np.ones((1, 2), np.float32)
+    np.testing.assert_array_equal(clone.predict(data), data)
+
+
+def test_save_load_keras_and_weights(tmp_path: Path) -> None:
+    model = _functional()
+    x = [RNG.normal(size=(3, 4)).astype(np.float32), RNG.normal(size=(3, 2)).astype(np.float32)]
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    np.testing.assert_array_equal(model.predict(x), loaded.predict(x))
+    with keras.open(tmp_path / "m.keras") as store:
+        assert "layers/sequential/layers/batch_normalization/vars/3" in list(store)
+        assert store.attrs("layers/dense/vars")["name"] == "out"
+    model.save_weights(tmp_path / "m.weights.h5")
+    fresh = _functional()
+    fresh.load_weights(tmp_path / "m.weights.h5")
+    np.testing.assert_array_equal(model.predict(x), fresh.predict(x))
+
+
+def test_load_legacy_weights_by_name_into_bigger_model() -> None:
+    path = DATA / "tfk_seq" / "tfk_seq_w.h5"
+    model = keras.Sequential([keras.Input((4,)), L.Dense(3, activation="relu", name="dense"),
+                              L.Dense(2, name="dense_1"), L.Dense(7, name="extra")])
+    model.load_weights(path, by_name=True)
+    ref = keras.saving.load_model(DATA / "tfk_seq" / "tfk_seq.h5")
+    for a, b in zip(ref.get_weights(), model.get_weights()[:4]):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_set_weights_between_models_with_extra_stateless_layers() -> None:
+    a = keras.Sequential([keras.Input((4,)), L.Dense(3), L.Dense(2)])
+    b = keras.Sequential([keras.Input((4,)), L.Dense(3), L.Dropout(0.5), L.Dense(2),
+                          L.Activation("linear")])
+    b.set_weights(a.get_weights())
+    x = RNG.normal(size=(2, 4)).astype(np.float32)
+    np.testing.assert_array_equal(a.predict(x), b.predict(x))

@@ -57,6 +57,7 @@ CASES = [
     ("k3_f16", "k3_f16.keras", "k3"),
     ("k3_bf16", "k3_bf16.keras", "k3"),
     ("k3_chunked", "k3_chunked.h5", "k3"),
+    ("k3_int8", "k3_int8.keras", "k3"),
     ("tfk_seq", "tfk_seq.h5", "tfk"),
     ("tfk_seq", "tfk_seq.keras", "tfk"),
     ("tfk_func", "tfk_func.h5", "tfk"),
@@ -105,3 +106,31 @@ def test_load_model_matches_keras(fixture: str, name: str, order: str) -> None:
 def test_unregistered_custom_layer_is_named() -> None:
     with pytest.raises(keras.UnknownObjectError, match="Scaler"):
         keras.saving.load_model(DATA / "k3_func" / "k3_func.keras")
+
+
+WEIGHT_CASES = [
+    ("k3_seq", "k3_seq.keras", "k3_seq.weights.h5"),
+    ("k3_seq", "k3_seq.keras", "k3_seq_sharded.weights.json"),
+    ("derived", "k3_seq_deflated.keras", "k3_seq_layouts.weights.h5"),
+    ("k3_func", "k3_func.keras", "k3_func.weights.h5"),
+    ("k3_shared", "k3_shared.keras", "k3_shared.weights.h5"),
+    ("k3_f16", "k3_f16.keras", "k3_f16.weights.h5"),
+    ("k3_bf16", "k3_bf16.keras", "k3_bf16.weights.h5"),
+    ("tfk_seq", "tfk_seq.h5", "tfk_seq_w.h5"),
+    ("tfk_func", "tfk_func.h5", "tfk_func_w.h5"),
+    ("tfk_chunked", "tfk_chunked.h5", "tfk_chunked_w.h5"),
+]
+
+
+@pytest.mark.parametrize("fixture,model_file,weights_file", WEIGHT_CASES,
+                         ids=[c[2] for c in WEIGHT_CASES])
+def test_load_weights_matches_keras(fixture: str, model_file: str, weights_file: str) -> None:
+    path = DATA / fixture / weights_file
+    if not path.exists():
+        pytest.skip(f"{path} not committed")
+    expected = json.loads((DATA / fixture / "expected.json").read_text())
+    model = keras.saving.load_model(DATA / fixture / model_file, custom_objects=CUSTOM,
+                                    compile=False)
+    model.set_weights([np.zeros_like(w) for w in model.get_weights()])
+    model.load_weights(path)
+    assert [_sha(a) for a in model.get_weights()] == expected["keras_get_weights"]

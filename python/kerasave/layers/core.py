@@ -96,11 +96,12 @@ class Dense(Layer):
         if self.kernel_scale is not None:
             # int8: inputs are quantized per row with abs-max scaling, as Keras does.
             xf = x.astype(np.float32)
+            # Keras AbsMaxQuantizer: scale = 127 / (max|x| + 1e-7), round half to even, clip.
             amax = np.max(np.abs(xf), axis=-1, keepdims=True)
-            x_scale = 127.0 / np.maximum(amax, 1e-7)
-            xq = np.clip(np.round(xf * x_scale), -127, 127)
-            y = np.matmul(xq, self.kernel.numpy().astype(np.float32))
-            y = (y / (x_scale * self.kernel_scale.numpy())).astype(np.float32)
+            x_scale = (np.float32(127.0) / (amax + np.float32(1e-7))).astype(np.float32)
+            xq = np.clip(np.round(xf * x_scale), -127, 127).astype(np.int32)
+            y = np.matmul(xq, self.kernel.numpy().astype(np.int32)).astype(np.float32)
+            y = y / (x_scale * self.kernel_scale.numpy().astype(np.float32))
         else:
             y = _matmul(x, self.kernel.numpy(), self.compute_dtype)
         if self.bias is not None:

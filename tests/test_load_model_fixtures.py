@@ -42,7 +42,39 @@ def my_act(x):
     return np.tanh(x) * np.asarray(2.0, np.asarray(x).dtype)
 
 
-CUSTOM = {"MyPkg>Scaler": ScaleLayer, "MyPkg>my_act": my_act}
+class Block(keras.layers.Layer):
+    """Port of the fixture's Block: sublayers as attribute, list, dict of list, private."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.d1 = keras.layers.Dense(4)
+        self.bn = keras.layers.BatchNormalization()
+        self.pair = [keras.layers.Dense(4), keras.layers.Dense(4)]
+        self.nested = {"x": [keras.layers.Dense(4)], "y": keras.layers.LayerNormalization()}
+        self._private = keras.layers.Dense(4)
+
+    def call(self, x, training=None):
+        h = self.bn(self.d1(x), training=training)
+        h = self.pair[1](self.pair[0](h))
+        h = self.nested["y"](self.nested["x"][0](h))
+        return self._private(h)
+
+
+class Sub(keras.Model):
+    """Port of the fixture's subclassed model (Custom>Sub)."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.block = Block(name="block")
+        self.zhead = keras.layers.Dense(2)
+        self.ahead = keras.layers.Dense(2)
+
+    def call(self, x, training=None):
+        h = self.block(x, training=training)
+        return self.zhead(h) + self.ahead(h)
+
+
+CUSTOM = {"MyPkg>Scaler": ScaleLayer, "MyPkg>my_act": my_act, "Custom>Sub": Sub}
 
 # (fixture dir, file, weight order used by the producing Keras)
 CASES = [
@@ -58,6 +90,7 @@ CASES = [
     ("k3_bf16", "k3_bf16.keras", "k3"),
     ("k3_chunked", "k3_chunked.h5", "k3"),
     ("k3_int8", "k3_int8.keras", "k3"),
+    ("k3_sub", "k3_sub.keras", "k3"),
     ("tfk_seq", "tfk_seq.h5", "tfk"),
     ("tfk_seq", "tfk_seq.keras", "tfk"),
     ("tfk_func", "tfk_func.h5", "tfk"),
@@ -114,6 +147,7 @@ WEIGHT_CASES = [
     ("derived", "k3_seq_deflated.keras", "k3_seq_layouts.weights.h5"),
     ("k3_func", "k3_func.keras", "k3_func.weights.h5"),
     ("k3_shared", "k3_shared.keras", "k3_shared.weights.h5"),
+    ("k3_sub", "k3_sub.keras", "k3_sub.weights.h5"),
     ("k3_f16", "k3_f16.keras", "k3_f16.weights.h5"),
     ("k3_bf16", "k3_bf16.keras", "k3_bf16.weights.h5"),
     ("tfk_seq", "tfk_seq.h5", "tfk_seq_w.h5"),

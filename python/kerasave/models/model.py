@@ -46,6 +46,27 @@ class Model(Layer):
     def _cast_input(self, x: Any) -> Any:
         return np.asarray(x) if not isinstance(x, (list, tuple, dict)) else x
 
+    def build(self, input_shape: Any = None) -> None:
+        """Subclassed models: creates the sublayers' weights by calling the model on zeros of
+        ``input_shape`` (None dimensions become 1), as Keras's symbolic build does.
+
+        Args:
+            input_shape: The batch input shape (a tuple, or a list/dict of tuples).
+        """
+        self.built = True
+        if input_shape is None:
+            return
+
+        def zeros(shape: Any) -> Any:
+            if isinstance(shape, dict):
+                return {k: zeros(v) for k, v in shape.items()}
+            if isinstance(shape, (list, tuple)) and shape and \
+                    not all(d is None or isinstance(d, int) for d in shape):
+                return [zeros(v) for v in shape]
+            return np.zeros(tuple(1 if d is None else int(d) for d in shape), np.float32)
+
+        self(zeros(input_shape))
+
     @property
     def layers(self) -> List[Layer]:
         """The model's direct sublayers."""

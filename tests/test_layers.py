@@ -245,3 +245,84 @@ def test_custom_layer_with_custom_object_scope() -> None:
         clone = deserialize_keras_object(config)
     assert isinstance(clone, Scale) and clone.factor == 3.0
     np.testing.assert_allclose(clone(np.ones((1, 2), np.float32)), [[3.0, 3.0]])
+
+
+def _sig(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def test_recurrent_layers_forward() -> None:
+    x = RNG.normal(size=(2, 5, 3)).astype(np.float32)
+    rnn = L.SimpleRNN(4, return_sequences=True)
+    y = rnn(x)
+    w, u, b = rnn.get_weights()
+    h = np.zeros((2, 4), np.float32)
+    for t in range(5):
+        h = np.tanh(x[:, t] @ w + h @ u + b)
+        np.testing.assert_allclose(y[:, t], h, rtol=1e-5, atol=1e-6)
+    lstm = L.LSTM(4)
+    w, u, b = lstm.get_weights() if lstm.built else (None, None, None)
+    out = lstm(x)
+    w, u, b = lstm.get_weights()
+    assert np.array_equal(b[4:8], np.ones(4, np.float32))  # unit_forget_bias
+    h = c = np.zeros((2, 4), np.float32)
+    for t in range(5):
+        z = x[:, t] @ w + h @ u + b
+        i, f, g, o = _sig(z[:, :4]), _sig(z[:, 4:8]), np.tanh(z[:, 8:12]), _sig(z[:, 12:])
+        c = f * c + i * g
+        h = o * np.tanh(c)
+    np.testing.assert_allclose(out, h, rtol=1e-5, atol=1e-6)
+    gru = L.GRU(4, return_state=True)
+    seq, state = gru(x)
+    assert gru.get_weights()[2].shape == (2, 12)
+    np.testing.assert_array_equal(seq, state)
+    back = L.SimpleRNN(4, go_backwards=True)
+    back.build((None, 5, 3))
+    back.set_weights(rnn.get_weights())
+    np.testing.assert_allclose(back(x), L.SimpleRNN.__call__(rnn, x[:, ::-1])[:, -1],
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_bidirectional_and_time_distributed() -> None:
+    x = RNG.normal(size=(2, 5, 3)).astype(np.float32)
+    bi = L.Bidirectional(L.LSTM(4, return_sequences=True), merge_mode="concat")
+    y = bi(x)
+    assert y.shape == (2, 5, 8)
+    np.testing.assert_allclose(y[:, :, :4], bi.forward_layer(x), rtol=1e-6)
+    np.testing.assert_allclose(y[:, :, 4:], bi.backward_layer(x)[:, ::-1], rtol=1e-6)
+    assert bi.backward_layer.go_backwards and bi.forward_layer.name.startswith("forward_")
+    td = L.TimeDistributed(L.Dense(2))
+    y = td(x)
+    k, b = td.get_weights()
+    np.testing.assert_allclose(y, x @ k + b, rtol=1e-5)
+
+
+def test_recurrent_model_keras_paths(tmp_path: Path) -> None:
+    model = keras.Sequential([keras.Input((5, 3)),
+                              L.Bidirectional(L.GRU(4, return_sequences=True)),
+                              L.TimeDistributed(L.Dense(2)), L.LSTM(3)])
+    model.save(tmp_path / "r.keras")
+    with keras.open(tmp_path / "r.keras") as store:
+        keys = set(store)
+    assert {"layers/bidirectional/forward_layer/cell/vars/2",
+            "layers/bidirectional/backward_layer/cell/vars/0",
+            "layers/time_distributed/layer/vars/1", "layers/lstm/cell/vars/2"} <= keys
+    x = RNG.normal(size=(2, 5, 3)).astype(np.float32)
+    np.testing.assert_array_equal(keras.saving.load_model(tmp_path / "r.keras").predict(x),
+                                  model.predict(x))
+
+
+def test_lambda_needs_unsafe_mode(tmp_path: Path) -> None:
+    model = keras.Sequential([keras.Input((2,)), L.Lambda(lambda t: t * 3)])
+    model.save(tmp_path / "l.keras")
+    with pytest.raises(keras.UnsafeConfigError):
+        keras.saving.load_model(tmp_path / "l.keras")
+    loaded = keras.saving.load_model(tmp_path / "l.keras", safe_mode=False)
+    np.testing.assert_allclose(loaded.predict(np.ones((1, 2), np.float32)), [[3.0, 3.0]])
+
+
+def test_masking_zeroes_padded_steps() -> None:
+    x = np.array([[[1.0, 2.0], [0.0, 0.0]]], np.float32)
+    np.testing.assert_array_equal(L.Masking()(x), x)
+    x2 = np.array([[[1.0, 2.0], [5.0, 5.0]]], np.float32)
+    np.testing.assert_array_equal(L.Masking(5.0)(x2), [[[1.0, 2.0], [0.0, 0.0]]])

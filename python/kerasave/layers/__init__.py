@@ -72,6 +72,19 @@ from kerasave.layers.conv import (  # noqa: F401
     ZeroPadding2D,
 )
 
+from kerasave.layers.rnn import (  # noqa: F401
+    GRU,
+    LSTM,
+    Bidirectional,
+    GRUCell,
+    Lambda,
+    LSTMCell,
+    Masking,
+    SimpleRNN,
+    SimpleRNNCell,
+    TimeDistributed,
+)
+
 
 def serialize(layer: Layer) -> Dict[str, Any]:
     """``serialize_keras_object(layer)``."""

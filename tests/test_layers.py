@@ -326,3 +326,29 @@ def test_masking_zeroes_padded_steps() -> None:
     np.testing.assert_array_equal(L.Masking()(x), x)
     x2 = np.array([[[1.0, 2.0], [5.0, 5.0]]], np.float32)
     np.testing.assert_array_equal(L.Masking(5.0)(x2), [[[1.0, 2.0], [0.0, 0.0]]])
+
+
+def test_multi_head_attention(tmp_path: Path) -> None:
+    q_in, v_in = keras.Input((5, 8)), keras.Input((7, 6))
+    mha = L.MultiHeadAttention(num_heads=2, key_dim=4)
+    model = keras.Model([q_in, v_in], mha(q_in, v_in))
+    q = RNG.normal(size=(2, 5, 8)).astype(np.float32)
+    v = RNG.normal(size=(2, 7, 6)).astype(np.float32)
+    out = model.predict([q, v])
+    wq, bq, wk, bk, wv, bv, wo, bo = mha.get_weights()
+    assert wq.shape == (8, 2, 4) and wo.shape == (2, 4, 8) and bo.shape == (8,)
+    qh = np.einsum("btd,dhk->bthk", q, wq) + bq
+    kh = np.einsum("bsd,dhk->bshk", v, wk) + bk
+    vh = np.einsum("bsd,dhk->bshk", v, wv) + bv
+    logits = np.einsum("bthk,bshk->bhts", qh, kh) / 2.0
+    p = np.exp(logits - logits.max(-1, keepdims=True))
+    p /= p.sum(-1, keepdims=True)
+    ctx = np.einsum("bhts,bshk->bthk", p, vh)
+    np.testing.assert_allclose(out, np.einsum("bthk,hkd->btd", ctx, wo) + bo, rtol=1e-4,
+                               atol=1e-5)
+    model.save(tmp_path / "a.keras")
+    with keras.open(tmp_path / "a.keras") as store:
+        assert {f"layers/multi_head_attention/{n}_dense/vars/1"
+                for n in ("query", "key", "value", "output")} <= set(store)
+    np.testing.assert_array_equal(keras.saving.load_model(tmp_path / "a.keras").predict([q, v]),
+                                  out)

@@ -72,6 +72,7 @@ from kerasave.layers.conv import (  # noqa: F401
     ZeroPadding2D,
 )
 
+from kerasave.layers.attention import EinsumDense, MultiHeadAttention  # noqa: F401
 from kerasave.layers.rnn import (  # noqa: F401
     GRU,
     LSTM,

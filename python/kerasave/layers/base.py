@@ -689,13 +689,7 @@ class Layer:
         return map_structure(spec, out)
 
     def _symbolic_call(self, args: tuple, kwargs: dict) -> Any:
-        if not self.built:
-            first = args[0] if args else None
-            shape = map_structure(lambda t: t.shape if isinstance(t, KerasTensor)
-                                  else tuple(np.shape(t)), first)
-            self._build_shapes = shape
-            self.build(shape)
-            self.built = True
+        self._maybe_build(args)
         outputs = self.compute_output_spec(*args, **kwargs)
         node = Node(self, args, kwargs, outputs)
         index = len(self._inbound_nodes)

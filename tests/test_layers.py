@@ -352,3 +352,32 @@ def test_multi_head_attention(tmp_path: Path) -> None:
                 for n in ("query", "key", "value", "output")} <= set(store)
     np.testing.assert_array_equal(keras.saving.load_model(tmp_path / "a.keras").predict([q, v]),
                                   out)
+
+
+def test_depthwise_separable_and_transpose_convs() -> None:
+    x = RNG.normal(size=(2, 7, 6, 3)).astype(np.float32)
+    dw = L.DepthwiseConv2D(3, depth_multiplier=2, use_bias=False)
+    y = dw(x)
+    k = dw.get_weights()[0]
+    for c in range(3):
+        for m in range(2):
+            ref = _naive_conv2d(x[..., c:c + 1], k[:, :, c:c + 1, m:m + 1], 1)[..., 0]
+            np.testing.assert_allclose(y[..., c * 2 + m], ref, rtol=1e-4, atol=1e-5)
+    sep = L.SeparableConv2D(4, 3, use_bias=False)
+    out = sep(x)
+    dk, pk = sep.get_weights()
+    depth = np.stack([_naive_conv2d(x[..., c:c + 1], dk[:, :, c:c + 1, :1], 1)[..., 0]
+                      for c in range(3)], axis=-1)
+    np.testing.assert_allclose(out, depth @ pk[0, 0], rtol=1e-4, atol=1e-5)
+    # Conv2DTranspose is the adjoint of Conv2D with the same kernel and strides.
+    conv = L.Conv2D(5, 3, strides=2, use_bias=False)
+    xc = RNG.normal(size=(1, 7, 7, 3)).astype(np.float32)
+    yc = conv(xc)
+    tr = L.Conv2DTranspose(3, 3, strides=2, use_bias=False)
+    tr.build((None, 3, 3, 5))
+    tr.set_weights(conv.get_weights())
+    g = RNG.normal(size=yc.shape).astype(np.float32)
+    back = tr(g)
+    assert back.shape == xc.shape
+    np.testing.assert_allclose(np.sum(yc * g), np.sum(xc * back), rtol=1e-4)
+    assert L.Conv2DTranspose(4, 3, strides=2, padding="same")(x).shape == (2, 14, 12, 4)

@@ -358,4 +358,242 @@ class UpSampling2D(Layer):
                 "data_format": self.data_format, "interpolation": self.interpolation}
 
 
+def _window_conv(x: np.ndarray, k: np.ndarray, rank: int, strides: tuple, dilation: tuple,
+                 padding: str, kernel_size: tuple) -> np.ndarray:
+    if padding == "same":
+        x = _ops.pad_same(x, kernel_size, strides, dilation)
+    win = _windows(x, kernel_size, strides, dilation)
+    return win
+
+
+@_register
+class DepthwiseConv2D(Layer):
+    """Per-channel 2D convolution (``depth_multiplier`` outputs per input channel).
+
+    Args:
+        kernel_size: Window size.
+        strides: Strides.
+        padding: ``"valid"`` or ``"same"``.
+        depth_multiplier: Outputs per input channel.
+        data_format: Channel position.
+        dilation_rate: Dilation.
+        activation: Activation.
+        use_bias: Whether to add a bias.
+        depthwise_initializer: Initializer.
+        bias_initializer: Initializer.
+        depthwise_regularizer: Recorded only.
+        bias_regularizer: Recorded only.
+        activity_regularizer: Recorded only.
+        depthwise_constraint: Recorded only.
+        bias_constraint: Recorded only.
+        **kwargs: Base layer arguments.
+    """
+
+    def __init__(self, kernel_size: Any, strides: Any = (1, 1), padding: str = "valid",
+                 depth_multiplier: int = 1, data_format: Optional[str] = None,
+                 dilation_rate: Any = (1, 1), activation: Any = None, use_bias: bool = True,
+                 depthwise_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
+                 depthwise_regularizer: Any = None, bias_regularizer: Any = None,
+                 activity_regularizer: Any = None, depthwise_constraint: Any = None,
+                 bias_constraint: Any = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.kernel_size = _ops.normalize_tuple(kernel_size, 2)
+        self.strides = _ops.normalize_tuple(strides, 2)
+        self.padding = padding.lower()
+        self.depth_multiplier = int(depth_multiplier)
+        self.data_format = data_format or "channels_last"
+        self.dilation_rate = _ops.normalize_tuple(dilation_rate, 2)
+        self.activation = activations.get(activation)
+        self.use_bias = use_bias
+        self.depthwise_initializer = initializers.get(depthwise_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+        self.depthwise_regularizer, self.bias_regularizer = depthwise_regularizer, \
+            bias_regularizer
+        self.activity_regularizer = activity_regularizer
+        self.depthwise_constraint, self.bias_constraint = depthwise_constraint, bias_constraint
+
+    def build(self, input_shape: Any) -> None:
+        ch = int(input_shape[1] if self.data_format == "channels_first" else input_shape[-1])
+        self.kernel = self.add_weight(name="kernel", shape=self.kernel_size + (
+            ch, self.depth_multiplier), initializer=self.depthwise_initializer)
+        self.bias = (self.add_weight(name="bias", shape=(ch * self.depth_multiplier,),
+                                     initializer=self.bias_initializer)
+                     if self.use_bias else None)
+        self.built = True
+
+    def call(self, inputs: Any) -> np.ndarray:
+        x = _to_last(np.asarray(inputs), self.data_format)
+        win = _window_conv(x, None, 2, self.strides, self.dilation_rate, self.padding,
+                           self.kernel_size)
+        # win: (b, oh, ow, kh, kw, c); kernel: (kh, kw, c, m)
+        y = np.einsum("bijhwc,hwcm->bijcm", win, self.kernel.numpy().astype(x.dtype))
+        y = y.reshape(y.shape[:3] + (-1,))
+        if self.bias is not None:
+            y = y + self.bias.numpy().astype(y.dtype)
+        return _from_last(np.asarray(self.activation(y)), self.data_format)
+
+    def get_config(self) -> Dict[str, Any]:
+        return {
+            **super().get_config(),
+            "kernel_size": list(self.kernel_size), "strides": list(self.strides),
+            "padding": self.padding, "depth_multiplier": self.depth_multiplier,
+            "data_format": self.data_format, "dilation_rate": list(self.dilation_rate),
+            "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
+            "depthwise_initializer": _ser_init(self.depthwise_initializer),
+            "bias_initializer": _ser_init(self.bias_initializer),
+            "depthwise_regularizer": self.depthwise_regularizer,
+            "bias_regularizer": self.bias_regularizer,
+            "activity_regularizer": self.activity_regularizer,
+            "depthwise_constraint": self.depthwise_constraint,
+            "bias_constraint": self.bias_constraint,
+        }
+
+
+@_register
+class SeparableConv2D(Layer):
+    """Depthwise then pointwise (1x1) 2D convolution.
+
+    Args:
+        filters: Output channels.
+        kernel_size: Depthwise window.
+        strides: Strides.
+        padding: ``"valid"`` or ``"same"``.
+        data_format: Channel position.
+        dilation_rate: Dilation.
+        depth_multiplier: Depthwise outputs per input channel.
+        activation: Activation.
+        use_bias: Whether to add a bias.
+        depthwise_initializer: Initializer.
+        pointwise_initializer: Initializer.
+        bias_initializer: Initializer.
+        **kwargs: Base layer arguments (regularizers and constraints are recorded only).
+    """
+
+    _RECORDED = ("depthwise_regularizer", "pointwise_regularizer", "bias_regularizer",
+                 "activity_regularizer", "depthwise_constraint", "pointwise_constraint",
+                 "bias_constraint")
+
+    def __init__(self, filters: int, kernel_size: Any, strides: Any = (1, 1),
+                 padding: str = "valid", data_format: Optional[str] = None,
+                 dilation_rate: Any = (1, 1), depth_multiplier: int = 1, activation: Any = None,
+                 use_bias: bool = True, depthwise_initializer: Any = "glorot_uniform",
+                 pointwise_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
+                 **kwargs: Any) -> None:
+        recorded = {k: kwargs.pop(k, None) for k in self._RECORDED}
+        super().__init__(**kwargs)
+        self.recorded = recorded
+        self.filters = int(filters)
+        self.kernel_size = _ops.normalize_tuple(kernel_size, 2)
+        self.strides = _ops.normalize_tuple(strides, 2)
+        self.padding = padding.lower()
+        self.data_format = data_format or "channels_last"
+        self.dilation_rate = _ops.normalize_tuple(dilation_rate, 2)
+        self.depth_multiplier = int(depth_multiplier)
+        self.activation = activations.get(activation)
+        self.use_bias = use_bias
+        self.depthwise_initializer = initializers.get(depthwise_initializer)
+        self.pointwise_initializer = initializers.get(pointwise_initializer)
+        self.bias_initializer = initializers.get(bias_initializer)
+
+    def build(self, input_shape: Any) -> None:
+        ch = int(input_shape[1] if self.data_format == "channels_first" else input_shape[-1])
+        self.depthwise_kernel = self.add_weight(
+            name="depthwise_kernel", shape=self.kernel_size + (ch, self.depth_multiplier),
+            initializer=self.depthwise_initializer)
+        self.pointwise_kernel = self.add_weight(
+            name="pointwise_kernel", shape=(1, 1, ch * self.depth_multiplier, self.filters),
+            initializer=self.pointwise_initializer)
+        self.bias = (self.add_weight(name="bias", shape=(self.filters,),
+                                     initializer=self.bias_initializer)
+                     if self.use_bias else None)
+        self.built = True
+
+    def call(self, inputs: Any) -> np.ndarray:
+        x = _to_last(np.asarray(inputs), self.data_format)
+        win = _window_conv(x, None, 2, self.strides, self.dilation_rate, self.padding,
+                           self.kernel_size)
+        d = np.einsum("bijhwc,hwcm->bijcm", win, self.depthwise_kernel.numpy().astype(x.dtype))
+        d = d.reshape(d.shape[:3] + (-1,))
+        y = d @ self.pointwise_kernel.numpy()[0, 0].astype(x.dtype)
+        if self.bias is not None:
+            y = y + self.bias.numpy().astype(y.dtype)
+        return _from_last(np.asarray(self.activation(y)), self.data_format)
+
+    def get_config(self) -> Dict[str, Any]:
+        return {
+            **super().get_config(),
+            "filters": self.filters, "kernel_size": list(self.kernel_size),
+            "strides": list(self.strides), "padding": self.padding,
+            "data_format": self.data_format, "dilation_rate": list(self.dilation_rate),
+            "depth_multiplier": self.depth_multiplier,
+            "activation": activations.serialize(self.activation), "use_bias": self.use_bias,
+            "depthwise_initializer": _ser_init(self.depthwise_initializer),
+            "pointwise_initializer": _ser_init(self.pointwise_initializer),
+            "bias_initializer": _ser_init(self.bias_initializer),
+            **self.recorded,
+        }
+
+
+@_register
+class Conv2DTranspose(_Conv):
+    """Transposed 2D convolution (kernel ``(kh, kw, filters, in_channels)``; dilation 1).
+
+    Args:
+        output_padding: Extra rows/columns on the bottom/right of the output.
+        **kwargs: As :class:`Conv2D`.
+    """
+
+    rank = 2
+
+    def __init__(self, *args: Any, output_padding: Any = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.output_padding = (None if output_padding is None
+                               else _ops.normalize_tuple(output_padding, 2))
+
+    def build(self, input_shape: Any) -> None:
+        ch = input_shape[1] if self.data_format == "channels_first" else input_shape[-1]
+        self.kernel = self.add_weight(name="kernel",
+                                      shape=self.kernel_size + (self.filters, int(ch)),
+                                      initializer=self.kernel_initializer)
+        self.bias = (self.add_weight(name="bias", shape=(self.filters,),
+                                     initializer=self.bias_initializer)
+                     if self.use_bias else None)
+        self.built = True
+
+    def call(self, inputs: Any) -> np.ndarray:
+        x = _to_last(np.asarray(inputs), self.data_format)
+        n, h, w, _ = x.shape
+        kh, kw = self.kernel_size
+        sh, sw = self.strides
+        k = self.kernel.numpy().astype(x.dtype)
+        full = np.zeros((n, (h - 1) * sh + kh, (w - 1) * sw + kw, self.filters), x.dtype)
+        contrib = np.einsum("bijc,hwfc->bijhwf", x, k)
+        for i in range(kh):
+            for j in range(kw):
+                full[:, i:i + (h - 1) * sh + 1:sh, j:j + (w - 1) * sw + 1:sw, :] += \
+                    contrib[:, :, :, i, j, :]
+        op = self.output_padding or (0, 0)
+        if self.padding == "same":
+            out_h, out_w = h * sh + op[0], w * sw + op[1]
+            top = max(kh - sh, 0) // 2
+            left = max(kw - sw, 0) // 2
+        else:
+            out_h, out_w = (h - 1) * sh + kh + op[0], (w - 1) * sw + kw + op[1]
+            top = left = 0
+        if full.shape[1] < top + out_h or full.shape[2] < left + out_w:
+            full = np.pad(full, [(0, 0), (0, max(0, top + out_h - full.shape[1])),
+                                 (0, max(0, left + out_w - full.shape[2])), (0, 0)])
+        y = full[:, top:top + out_h, left:left + out_w, :]
+        if self.bias is not None:
+            y = y + self.bias.numpy().astype(y.dtype)
+        return _from_last(np.asarray(self.activation(y)), self.data_format)
+
+    def get_config(self) -> Dict[str, Any]:
+        config = super().get_config()
+        config.pop("groups", None)
+        config["output_padding"] = (None if self.output_padding is None
+                                    else list(self.output_padding))
+        return config
+
+
 _ = _np_dtype

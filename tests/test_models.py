@@ -169,3 +169,22 @@ def test_set_weights_between_models_with_extra_stateless_layers() -> None:
     b.set_weights(a.get_weights())
     x = RNG.normal(size=(2, 4)).astype(np.float32)
     np.testing.assert_array_equal(a.predict(x), b.predict(x))
+
+
+def test_save_load_legacy_h5(tmp_path: Path) -> None:
+    model = _functional()
+    x = [RNG.normal(size=(3, 4)).astype(np.float32), RNG.normal(size=(3, 2)).astype(np.float32)]
+    model.save(tmp_path / "m.h5")
+    with keras.open(tmp_path / "m.h5") as store:
+        assert store.format == "legacy_h5_model"
+        assert store.attrs("model_weights")["layer_names"] == [layer.name
+                                                              for layer in model.layers]
+        # A nested model is one group, flattened trainable-then-non-trainable.
+        assert store.attrs("model_weights/inner_seq")["weight_names"] == [
+            "inner_bn/gamma", "inner_bn/beta", "inner_dense/kernel", "inner_dense/bias",
+            "inner_bn/moving_mean", "inner_bn/moving_variance"]
+    loaded = keras.saving.load_model(tmp_path / "m.h5")
+    np.testing.assert_array_equal(model.predict(x), loaded.predict(x))
+    fresh = _functional()
+    fresh.load_weights(tmp_path / "m.h5")
+    np.testing.assert_array_equal(model.predict(x), fresh.predict(x))

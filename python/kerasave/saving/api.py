@@ -137,10 +137,59 @@ def save_model(model: Any, filepath: Any, overwrite: bool = True, **kwargs: Any)
     path = os.fspath(filepath)
     if os.path.exists(path) and not overwrite:
         raise FileExistsError(path)
+    if path.endswith((".h5", ".hdf5")) and not path.endswith(".weights.h5"):
+        return _save_legacy_h5(model, path)
     if not path.endswith(".keras"):
-        raise ValueError(f"kerasave.save_model writes '.keras' archives; got {path!r}")
+        raise ValueError(f"kerasave.save_model writes '.keras' archives or legacy '.h5' files; "
+                         f"got {path!r}")
     with ObjectSharingScope():
         config: Dict[str, Any] = serialize_keras_object(model)
     tensors, attrs = keras_archive.gather_tensors(model)
     attrs = {f"/{k}": v for k, v in attrs.items()}
     return save_tensors(path, tensors, config=config, attrs=attrs)
+
+
+def _legacy_records(config: Any) -> Any:
+    """Keras 3's legacy H5 flavour: layer records as ``{"class_name", "config"}`` (custom
+    classes under their registered name), nested models recursively."""
+    if isinstance(config, dict) and isinstance(config.get("layers"), list):
+        layers = []
+        for record in config["layers"]:
+            record = dict(record)
+            registered = record.pop("registered_name", None)
+            if registered and not record.get("module", "keras").startswith("keras"):
+                record["class_name"] = registered
+            elif registered and record.get("module") is None:
+                record["class_name"] = registered
+            for key in ("module", "build_config", "compile_config"):
+                record.pop(key, None)
+            record["config"] = _legacy_records(record.get("config"))
+            layers.append(record)
+        config = {**config, "layers": layers}
+    return config
+
+
+def _save_legacy_h5(model: Any, path: str) -> str:
+    from kerasave import save_tensors
+
+    with ObjectSharingScope():
+        record = serialize_keras_object(model)
+    model_config = {"class_name": record.get("registered_name") or record["class_name"]
+                    if record.get("module") is None else record["class_name"],
+                    "config": _legacy_records(record["config"])}
+    tensors: Dict[str, Any] = {}
+    attrs: Dict[str, Dict[str, Any]] = {
+        "/model_weights": {"layer_names": [layer.name for layer in model.layers]}}
+    for layer in model.layers:
+        names = []
+        for w in legacy_h5.legacy_weights(layer):
+            names.append(w.path)
+            tensors[f"model_weights/{layer.name}/{w.path}"] = w.numpy()
+        attrs[f"/model_weights/{layer.name}"] = {"weight_names": names}
+    metadata: Dict[str, Any] = {}
+    compile_config = model.get_compile_config() if hasattr(model, "get_compile_config") \
+        else None
+    if compile_config:
+        metadata["training_config"] = compile_config
+    return save_tensors(path, tensors, format="legacy_h5_model", config=model_config,
+                        attrs=attrs, metadata=metadata)

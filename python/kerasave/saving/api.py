@@ -88,6 +88,9 @@ def load_weights(model: Any, filepath: Any, skip_mismatch: bool = False,
         legacy_h5.load_weights_from_legacy_h5(model, store, by_name=by_name,
                                               skip_mismatch=skip_mismatch)
         return
+    if store.format == "tf_checkpoint":
+        _load_tf_checkpoint(model, store, skip_mismatch=skip_mismatch)
+        return
     if by_name:
         raise ValueError("Invalid keyword arguments: by_name=True is only supported for "
                          "legacy '.h5' files.")
@@ -110,6 +113,12 @@ def save_weights(model: Any, filepath: Any, max_shard_size: Optional[float] = No
     """
     from kerasave import save_tensors
 
+    path = os.fspath(filepath)
+    if not path.endswith((".h5", ".hdf5", ".json", ".keras")):
+        from kerasave.checkpoint import save_checkpoint
+
+        tensors = {key: v.numpy() for key, v in tf_checkpoint_keys(model).items()}
+        return save_checkpoint(path, tensors, update_state=True)
     tensors, attrs = keras_archive.gather_tensors(model)
     attrs = {f"/{k}": v for k, v in attrs.items()}
     size = None if max_shard_size is None else float(max_shard_size) * (1 << 30)
@@ -193,3 +202,79 @@ def _save_legacy_h5(model: Any, path: str) -> str:
         metadata["training_config"] = compile_config
     return save_tensors(path, tensors, format="legacy_h5_model", config=model_config,
                         attrs=attrs, metadata=metadata)
+
+
+def _escape(name: str) -> str:
+    return name.replace(".", "..").replace("/", ".S")
+
+
+def tf_checkpoint_keys(model: Any) -> Dict[str, Any]:
+    """tf_keras checkpoint keys of a model's variables (keras_formats.md §5.3).
+
+    Functional/Sequential children are ``layer_with_weights-<j>`` (layers with weights, in
+    ``model.layers`` order); other layers name their variables by weight name and their
+    sublayers by attribute (lists by index); the first path to a variable wins.
+
+    Args:
+        model: The model.
+
+    Returns:
+        ``{"layer_with_weights-0/kernel/.ATTRIBUTES/VARIABLE_VALUE": variable, ...}``.
+    """
+    from kerasave.layers.base import Layer
+    from kerasave.models.model import Functional, Sequential
+
+    out: Dict[str, Any] = {}
+    seen: set = set()
+    queue = [("", model)]
+    while queue:
+        prefix, obj = queue.pop(0)
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, (Functional, Sequential)):
+            j = 0
+            for layer in obj.layers:
+                if layer.weights:
+                    queue.append((f"{prefix}layer_with_weights-{j}/", layer))
+                    j += 1
+            continue
+        for var in obj._own_variables():
+            if id(var) not in seen:
+                seen.add(id(var))
+                out[f"{prefix}{_escape(var.name)}/.ATTRIBUTES/VARIABLE_VALUE"] = var
+        for attr, value in getattr(obj, "_tracked", {}).items():
+            items = [(attr, value)]
+            if isinstance(value, (list, tuple)):
+                items = [(f"{attr}/{i}", v) for i, v in enumerate(value)]
+            elif isinstance(value, dict):
+                items = [(f"{attr}/{_escape(str(k))}", v) for k, v in value.items()]
+            for name, child in items:
+                if isinstance(child, Layer):
+                    queue.append((f"{prefix}{_escape(name) if '/' not in name else name}/",
+                                  child))
+    return out
+
+
+def _load_tf_checkpoint(model: Any, store: Any, skip_mismatch: bool = False) -> None:
+    import warnings
+
+    import numpy as np
+
+    keys = set(store)
+    for key, var in tf_checkpoint_keys(model).items():
+        if key not in keys:
+            msg = f"checkpoint has no value for {var.path} (key {key!r})"
+            if skip_mismatch:
+                warnings.warn(msg, stacklevel=3)
+                continue
+            raise ValueError(msg)
+        value = store[key]
+        if tuple(np.shape(value)) != var.shape:
+            msg = (f"shape mismatch for {var.path}: model {var.shape}, checkpoint "
+                   f"{tuple(np.shape(value))} (key {key!r})")
+            if skip_mismatch:
+                warnings.warn(msg, stacklevel=3)
+                continue
+            raise ValueError(msg)
+        var.assign(value)

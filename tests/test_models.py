@@ -188,3 +188,17 @@ def test_save_load_legacy_h5(tmp_path: Path) -> None:
     fresh = _functional()
     fresh.load_weights(tmp_path / "m.h5")
     np.testing.assert_array_equal(model.predict(x), fresh.predict(x))
+
+
+def test_clone_model() -> None:
+    model = _functional()
+    clone = keras.models.clone_model(model)
+    assert clone is not model and [layer.name for layer in clone.layers] == [
+        layer.name for layer in model.layers]
+    clone.set_weights(model.get_weights())
+    x = [RNG.normal(size=(2, 4)).astype(np.float32), RNG.normal(size=(2, 2)).astype(np.float32)]
+    np.testing.assert_array_equal(model.predict(x), clone.predict(x))
+    seq = keras.Sequential([keras.Input((3,)), L.Dense(2)])
+    other = keras.models.clone_model(
+        seq, clone_function=lambda layer: L.Dense(layer.units, name=layer.name + "_c"))
+    assert other.layers[0].name.endswith("_c") and other.get_weights()[0].shape == (3, 2)

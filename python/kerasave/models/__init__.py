@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from kerasave.models.model import Functional, Model, Sequential, model_from_json
+from kerasave.models.model import Functional, Model, Sequential, clone_model, model_from_json
 
 
 def load_model(*args, **kwargs):  # type: ignore[no-untyped-def]
@@ -19,4 +19,4 @@ def save_model(*args, **kwargs):  # type: ignore[no-untyped-def]
     return _save(*args, **kwargs)
 
 
-__all__ = ["Functional", "Model", "Sequential", "load_model", "model_from_json", "save_model"]
+__all__ = ["Functional", "Model", "Sequential", "clone_model", "load_model", "model_from_json", "save_model"]

@@ -21,7 +21,7 @@ from kerasave.layers.base import (
 from kerasave.saving import registry as _registry
 from kerasave.saving.serialization import deserialize_keras_object
 
-__all__ = ["Functional", "Model", "Sequential", "model_from_json"]
+__all__ = ["Functional", "Model", "Sequential", "clone_model", "model_from_json"]
 
 
 class Model(Layer):
@@ -699,6 +699,40 @@ class Sequential(Model):
         elif shape is not None:
             model.build(tuple(shape))
         return model
+
+
+def clone_model(model: Model, input_tensors: Any = None, clone_function: Any = None,
+                custom_objects: Optional[Dict[str, Any]] = None) -> Model:
+    """A new model with the same architecture and freshly initialised weights.
+
+    Args:
+        model: A Sequential or functional model (subclassed models are rebuilt from their
+            config).
+        input_tensors: Unsupported (must be None).
+        clone_function: Optional ``fn(layer) -> layer`` applied to every layer of a Sequential
+            (default: rebuild from its config).
+        custom_objects: Extra ``{name: object}`` for custom layers.
+
+    Returns:
+        The clone.
+
+    Raises:
+        ValueError: ``input_tensors`` was given.
+    """
+    if input_tensors is not None:
+        raise ValueError("kerasave.clone_model does not support input_tensors")
+    from kerasave.saving.registry import CustomObjectScope
+
+    with CustomObjectScope(custom_objects or {}):
+        if isinstance(model, Sequential) and clone_function is not None:
+            layers: List[Any] = []
+            if model._input_layer is not None:
+                layers.append(InputLayer(batch_shape=model._input_layer.batch_shape,
+                                         dtype=model._input_layer.dtype))
+            layers.extend(clone_function(layer) for layer in model.layers)
+            return Sequential(layers, name=model.name, trainable=model.trainable)
+        return deserialize_keras_object(serialize_keras_object(model),
+                                        custom_objects=custom_objects)
 
 
 def model_from_json(json_string: str, custom_objects: Optional[Dict[str, Any]] = None) -> Any:

@@ -91,6 +91,9 @@ CASES = [
     ("k3_chunked", "k3_chunked.h5", "k3"),
     ("k3_int8", "k3_int8.keras", "k3"),
     ("k3_sub", "k3_sub.keras", "k3"),
+    ("k3_assets", "k3_tv.keras", "k3"),
+    ("k3_assets", "k3_bigpath.keras", "k3"),
+    ("k3_assets", "k3_tv_dir", "k3"),
     ("tfk_seq", "tfk_seq.h5", "tfk"),
     ("tfk_seq", "tfk_seq.keras", "tfk"),
     ("tfk_func", "tfk_func.h5", "tfk"),
@@ -122,7 +125,7 @@ def test_load_model_matches_keras(fixture: str, name: str, order: str) -> None:
     if isinstance(model, keras.models.Functional) and len(model.inputs) > 1:
         x = [np.asarray(v, dtype=np.float32) for v in inp]
     else:
-        x = np.asarray(inp, dtype=np.float32)
+        x = np.asarray(inp, dtype=None if fixture == "k3_assets" else np.float32)
     out = model.predict(x)
     want = pred["output"]
     # bfloat16 has 8 significant bits: TF's bf16 kernels round differently from numpy's float32
@@ -192,3 +195,16 @@ def test_tf_keras_checkpoint_loads_into_model_from_json(case: str, tmp_path: Pat
     fresh.load_weights(tmp_path / "ckpt")
     for a, b in zip(model.get_weights(), fresh.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_text_vectorization_assets_round_trip(tmp_path: Path) -> None:
+    model = keras.saving.load_model(DATA / "k3_assets" / "k3_tv.keras")
+    tv = model.layers[0]
+    assert tv.get_vocabulary()[:3] == ["", "[UNK]", "hello"]
+    x = np.asarray([["Hello, world!"], ["quick unknown fox"], [""]])
+    np.testing.assert_array_equal(tv(x), [[2, 3, 0, 0], [8, 1, 5, 0], [0, 0, 0, 0]])
+    model.save(tmp_path / "tv.keras")
+    with keras.open(tmp_path / "tv.keras") as store:
+        assert "layers/text_vectorization/vocabulary.txt" in store.assets
+    again = keras.saving.load_model(tmp_path / "tv.keras")
+    np.testing.assert_array_equal(again.predict(x), model.predict(x))

@@ -155,7 +155,8 @@ def save_model(model: Any, filepath: Any, overwrite: bool = True, **kwargs: Any)
         config: Dict[str, Any] = serialize_keras_object(model)
     tensors, attrs = keras_archive.gather_tensors(model)
     attrs = {f"/{k}": v for k, v in attrs.items()}
-    return save_tensors(path, tensors, config=config, attrs=attrs)
+    return save_tensors(path, tensors, config=config, attrs=attrs,
+                        assets=keras_archive.gather_assets(model) or None)
 
 
 def _legacy_records(config: Any) -> Any:

@@ -113,7 +113,15 @@ def load_from_store(model: Layer, store: Any, skip_mismatch: bool = False,
             continue
         group, _, idx = key[len(prefix):].rpartition("/")
         groups.setdefault(group, {})[idx] = key
+    assets: set = set()
+    if hasattr(store, "read_asset"):
+        listed = getattr(store, "assets", ())
+        assets = set(listed() if callable(listed) else listed)
     for path, layer in walk(model):
+        if assets and hasattr(layer, "load_own_assets"):
+            if any(a.startswith(path + "/") for a in assets):
+                layer.load_own_assets(
+                    lambda name, p=path: store.read_asset(_join(p, name)))
         keys = groups.get(_vars_group(path), {})
         view = _GroupView(store, keys)
         try:
@@ -157,3 +165,13 @@ def gather_tensors(model: Layer) -> Tuple[Dict[str, np.ndarray], Dict[str, Dict[
         for i, v in enumerate(layer._own_variables()):
             tensors[f"{group}/{i}"] = v.numpy()
     return tensors, attrs
+
+
+def gather_assets(model: Layer) -> Dict[str, bytes]:
+    """Asset files (``{"layers/text_vectorization/vocabulary.txt": bytes}``) of layers with a
+    vocabulary, at their object paths."""
+    out: Dict[str, bytes] = {}
+    for path, layer in walk(model):
+        if hasattr(layer, "load_own_assets") and hasattr(layer, "get_vocabulary"):
+            out[_join(path, "vocabulary.txt")] = "\n".join(layer.get_vocabulary()).encode()
+    return out

@@ -202,3 +202,15 @@ def test_clone_model() -> None:
     other = keras.models.clone_model(
         seq, clone_function=lambda layer: L.Dense(layer.units, name=layer.name + "_c"))
     assert other.layers[0].name.endswith("_c") and other.get_weights()[0].shape == (3, 2)
+
+
+def test_load_model_maps_weights_without_sampling_initializers(tmp_path: Path) -> None:
+    model = keras.Sequential([keras.Input((64,)), L.Dense(128), L.Dense(8)])
+    model.save(tmp_path / "m.keras")
+    loaded = keras.saving.load_model(tmp_path / "m.keras")
+    for a, b in zip(model.get_weights(), loaded.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    # Zero-copy: the loaded arrays view the file's bytes (read-only).
+    assert not loaded.weights[0].numpy().flags.writeable
+    # Outside a load, new layers are initialised as usual.
+    assert np.any(L.Dense(4)(np.ones((1, 3), np.float32)) != 0)

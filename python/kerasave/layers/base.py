@@ -66,6 +66,28 @@ def clear_session() -> None:
     _UIDS.counts.clear()
 
 
+class _InitState(threading.local):
+    def __init__(self) -> None:
+        self.skip = False
+
+
+_INIT = _InitState()
+
+
+class skip_weight_init:
+    """Within this context ``add_weight`` allocates zeros (lazily, via calloc) instead of
+    sampling initializers: used while loading, where every value is overwritten from the file.
+    """
+
+    def __enter__(self) -> "skip_weight_init":
+        self._prev = _INIT.skip
+        _INIT.skip = True
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        _INIT.skip = self._prev
+
+
 def _np_dtype(name: Any) -> np.dtype:
     if isinstance(name, np.dtype):
         return name
@@ -551,8 +573,11 @@ class Layer:
                 or dtype == "bfloat16" else "zeros"
         init = initializers.get(initializer)
         shape = tuple(int(s) for s in (shape or ()))
-        value = np.asarray(init(shape, dtype="float32" if dtype == "bfloat16" else dtype))
-        value = value.astype(_np_dtype(dtype))
+        if _INIT.skip:
+            value = np.zeros(shape, dtype=_np_dtype(dtype))
+        else:
+            value = np.asarray(init(shape, dtype="float32" if dtype == "bfloat16" else dtype))
+            value = value.astype(_np_dtype(dtype), copy=False)
         name = name or "variable"
         var = Variable(value, name=name, path=f"{self.name}/{name}", trainable=trainable)
         (self._trainable_variables if trainable else self._non_trainable_variables).append(var)

@@ -101,7 +101,8 @@ class Dense(Layer):
             x_scale = (np.float32(127.0) / (amax + np.float32(1e-7))).astype(np.float32)
             xq = np.clip(np.round(xf * x_scale), -127, 127).astype(np.int32)
             y = np.matmul(xq, self.kernel.numpy().astype(np.int32)).astype(np.float32)
-            y = y / (x_scale * self.kernel_scale.numpy().astype(np.float32))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                y = y / (x_scale * self.kernel_scale.numpy().astype(np.float32))
         else:
             y = _matmul(x, self.kernel.numpy(), self.compute_dtype)
         if self.bias is not None:

@@ -58,7 +58,12 @@ def load_model(filepath: Any, custom_objects: Optional[Mapping[str, Any]] = None
     if not compile:
         config = _strip_compile(config)
     custom = dict(custom_objects or {})
-    model = deserialize_keras_object(config, custom_objects=custom, safe_mode=safe_mode)
+    from kerasave.layers.base import skip_weight_init
+
+    # Every variable is overwritten from the file: skip sampling initializers (zeros are
+    # calloc'ed lazily), so loading costs little more than mapping the file.
+    with skip_weight_init():
+        model = deserialize_keras_object(config, custom_objects=custom, safe_mode=safe_mode)
     if fmt in ("legacy_h5_model", "legacy_h5_weights"):
         legacy_h5.load_weights_from_legacy_h5(model, store)
         training = (store.metadata or {}).get("training_config")

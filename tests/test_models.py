@@ -214,3 +214,47 @@ def test_load_model_maps_weights_without_sampling_initializers(tmp_path: Path) -
     assert not loaded.weights[0].numpy().flags.writeable
     # Outside a load, new layers are initialised as usual.
     assert np.any(L.Dense(4)(np.ones((1, 3), np.float32)) != 0)
+
+
+@keras.saving.register_keras_serializable(package="KsTestModels")
+class _Doubler(keras.layers.Layer):
+    def __init__(self, units: int = 2, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+
+    def build(self, input_shape):
+        self.w = self.add_weight(name="w", shape=(input_shape[-1], self.units))
+        self.steps = self.add_weight(name="steps", shape=(), initializer="ones",
+                                     trainable=False)
+
+    def call(self, x):
+        return 2.0 * (x @ self.w.numpy()) + self.steps.numpy()
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
+
+
+def _custom_act(x):
+    return np.maximum(x, 0.0) * 0.5
+
+
+def test_custom_layer_and_activation_guide_example(tmp_path: Path) -> None:
+    inputs = keras.Input((3,))
+    h = _Doubler(4, name="dbl")(inputs)
+    out = L.Dense(2, activation=_custom_act)(h)
+    model = keras.Model(inputs, out)
+    config = model.get_config()
+    record = next(layer for layer in config["layers"] if layer["name"] == "dbl")
+    assert record["registered_name"] == "KsTestModels>_Doubler"
+    model.save(tmp_path / "c.keras")
+    with keras.open(tmp_path / "c.keras") as store:
+        # Keras's to_snake_case("_Doubler") is "__doubler".
+        assert [k for k in store if k.startswith("layers/__doubler")] == [
+            "layers/__doubler/vars/0", "layers/__doubler/vars/1"]
+    with pytest.raises(keras.UnknownObjectError, match="_custom_act"):
+        keras.saving.load_model(tmp_path / "c.keras")
+    with keras.saving.custom_object_scope({"_custom_act": _custom_act}):
+        loaded = keras.saving.load_model(tmp_path / "c.keras")
+    x = RNG.normal(size=(4, 3)).astype(np.float32)
+    np.testing.assert_array_equal(model.predict(x), loaded.predict(x))
+    assert [w.trainable for w in loaded.get_layer("dbl").weights] == [True, False]

@@ -223,12 +223,12 @@ _STRINGS = {"zeros": Zeros, "ones": Ones, "constant": Constant, "identity": Iden
             "glorot_uniform": GlorotUniform, "glorot_normal": GlorotNormal,
             "he_normal": HeNormal, "he_uniform": HeUniform, "lecun_normal": LecunNormal,
             "lecun_uniform": LecunUniform, "orthogonal": Orthogonal}
-# Keras 3 writes the class names IdentityInitializer / OrthogonalInitializer (exported also as
-# Identity / Orthogonal): register those first so they are the canonical names.
-_registry.register_builtin("keras.initializers", "IdentityInitializer", Identity)
-_registry.register_builtin("keras.initializers", "OrthogonalInitializer", Orthogonal)
+# Keras 3.15 writes "Orthogonal" / "Identity" (checked against real Keras); the
+# *Initializer spellings are accepted aliases.
 for _cls in _CLASSES:
     _registry.register_builtin("keras.initializers", _cls.__name__, _cls)
+_registry.register_builtin("keras.initializers", "IdentityInitializer", Identity)
+_registry.register_builtin("keras.initializers", "OrthogonalInitializer", Orthogonal)
 
 
 def serialize(initializer: Initializer) -> Any:

@@ -164,8 +164,13 @@ class MultiHeadAttention(Layer):
                  kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
                  kernel_regularizer: Any = None, bias_regularizer: Any = None,
                  activity_regularizer: Any = None, kernel_constraint: Any = None,
-                 bias_constraint: Any = None, seed: Any = None, **kwargs: Any) -> None:
+                 bias_constraint: Any = None, seed: Any = None, use_gate: bool = False,
+                 sliding_window: Any = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        if use_gate or sliding_window is not None:
+            raise NotImplementedError("kerasave MultiHeadAttention: use_gate and "
+                                      "sliding_window are not supported")
+        self.use_gate, self.sliding_window = use_gate, sliding_window
         self.num_heads, self.key_dim = int(num_heads), int(key_dim)
         self.value_dim = int(value_dim) if value_dim else self.key_dim
         self.dropout, self.use_bias = dropout, use_bias
@@ -193,10 +198,11 @@ class MultiHeadAttention(Layer):
             shapes = list(query_shape) + [None] * 3
             query_shape, value_shape, key_shape = shapes[0], shapes[1], shapes[2]
         value_shape = value_shape if value_shape is not None else query_shape
+        shapes = {"query_shape": list(query_shape), "value_shape": list(value_shape)}
+        if key_shape is not None:
+            shapes["key_shape"] = list(key_shape)
+        self._build_shapes_dict = {"shapes_dict": shapes}
         key_shape = key_shape if key_shape is not None else value_shape
-        self._build_shapes_dict = {"query_shape": list(query_shape),
-                                   "value_shape": list(value_shape),
-                                   "key_shape": list(key_shape)}
         q_rank = len(query_shape)
         self.query_dense = self._dense(q_rank - 1, [self.num_heads, self.key_dim], "query")
         self.query_dense.build(tuple(query_shape))
@@ -220,9 +226,11 @@ class MultiHeadAttention(Layer):
         self.built = True
 
     def build_from_config(self, config: Dict[str, Any]) -> None:
-        """Builds from ``{"query_shape", "value_shape", "key_shape"}``."""
+        """Builds from ``{"shapes_dict": {"query_shape", "value_shape"[, "key_shape"]}}``."""
         if config:
-            self.build(config["query_shape"], config.get("value_shape"), config.get("key_shape"))
+            shapes = config.get("shapes_dict", config)
+            self.build(shapes["query_shape"], shapes.get("value_shape"),
+                       shapes.get("key_shape"))
 
     def get_build_config(self) -> Optional[Dict[str, Any]]:
         """The shapes the layer was built for."""
@@ -281,4 +289,6 @@ class MultiHeadAttention(Layer):
             "kernel_constraint": self.kernel_constraint,
             "bias_constraint": self.bias_constraint,
             "seed": self.seed,
+            "use_gate": self.use_gate,
+            "sliding_window": self.sliding_window,
         }

@@ -413,6 +413,10 @@ class Layer:
             ``batch_size``, ``activity_regularizer``, ``autocast``) are accepted.
     """
 
+    # Stateless Keras layers set ``built = True`` in ``__init__`` and so write no
+    # ``build_config``; those subclasses set this flag.
+    _BUILT_AT_INIT = False
+
     _TRACKING_OFF = ("_layers", "_inbound_nodes", "_trainable_variables",
                      "_non_trainable_variables", "_tracked", "_tracking")
 
@@ -426,7 +430,7 @@ class Layer:
         self.name = name or unique_name(to_snake_case(type(self).__name__))
         self._trainable = bool(trainable)
         self._dtype_policy = get_policy(dtype)
-        self.built = False
+        self.built = type(self)._BUILT_AT_INIT
         self._trainable_variables: List[Variable] = []
         self._non_trainable_variables: List[Variable] = []
         self._layers: List[Layer] = []
@@ -641,6 +645,11 @@ class Layer:
 
     def build_from_config(self, config: Dict[str, Any]) -> None:
         """Builds from a ``build_config`` (``{"input_shape": ...}``)."""
+        if config and "shapes_dict" in config:
+            shapes = {k: _to_shape(v) for k, v in config["shapes_dict"].items()}
+            self.build(**shapes)
+            self.built = True
+            return
         shape = config.get("input_shape") if config else None
         if shape is not None:
             shape = _to_shape(shape)

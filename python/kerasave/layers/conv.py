@@ -150,6 +150,7 @@ class Conv3D(_Conv):
 class _Pool(Layer):
     rank = 2
     mode = "max"
+    _BUILT_AT_INIT = True
 
     def __init__(self, pool_size: Any = 2, strides: Any = None, padding: str = "valid",
                  data_format: Optional[str] = None, **kwargs: Any) -> None:
@@ -218,6 +219,7 @@ class AveragePooling2D(_Pool):
 class _GlobalPool(Layer):
     rank = 2
     mode = "avg"
+    _BUILT_AT_INIT = True
 
     def __init__(self, data_format: Optional[str] = None, keepdims: bool = False,
                  **kwargs: Any) -> None:

@@ -138,6 +138,8 @@ class Activation(Layer):
         **kwargs: Base layer arguments.
     """
 
+    _BUILT_AT_INIT = True
+
     def __init__(self, activation: Any, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.activation = activations.get(activation)
@@ -152,6 +154,8 @@ class Activation(Layer):
 @_register
 class Identity(Layer):
     """Returns its input unchanged."""
+
+    _BUILT_AT_INIT = True
 
     def call(self, inputs: Any) -> Any:
         return inputs
@@ -168,6 +172,8 @@ class Dropout(Layer):
         **kwargs: Base layer arguments.
     """
 
+    _BUILT_AT_INIT = True
+
     def __init__(self, rate: float, noise_shape: Any = None, seed: Optional[int] = None,
                  **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -182,25 +188,47 @@ class Dropout(Layer):
 
 
 class _NoiseLike(Layer):
-    def __init__(self, rate: float = 0.0, seed: Optional[int] = None, **kwargs: Any) -> None:
+    _BUILT_AT_INIT = True
+    _HAS_NOISE_SHAPE = False
+
+    def __init__(self, rate: float = 0.0, seed: Optional[int] = None, noise_shape: Any = None,
+                 **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        self.rate, self.seed = rate, seed
+        self.rate, self.seed, self.noise_shape = rate, seed, noise_shape
 
     def call(self, inputs: Any, training: bool = False) -> Any:
         return inputs
 
     def get_config(self) -> Dict[str, Any]:
-        return {**super().get_config(), "rate": self.rate, "seed": self.seed}
+        config = {**super().get_config(), "rate": self.rate, "seed": self.seed}
+        if self._HAS_NOISE_SHAPE:
+            config["noise_shape"] = self.noise_shape
+        return config
 
 
 @_register
 class SpatialDropout1D(_NoiseLike):
-    """Identity at inference."""
+    """Identity at inference (Keras writes no ``trainable`` key for it)."""
+
+    def get_config(self) -> Dict[str, Any]:
+        # Keras 3.15 writes neither ``trainable`` nor a policy record here: a dtype string.
+        config = super().get_config()
+        config.pop("trainable", None)
+        config["dtype"] = self.dtype_policy.name
+        return config
 
 
 @_register
-class SpatialDropout2D(_NoiseLike):
+class SpatialDropout2D(SpatialDropout1D):
     """Identity at inference."""
+
+    def __init__(self, rate: float = 0.0, data_format: Optional[str] = None,
+                 seed: Optional[int] = None, **kwargs: Any) -> None:
+        super().__init__(rate=rate, seed=seed, **kwargs)
+        self.data_format = data_format or "channels_last"
+
+    def get_config(self) -> Dict[str, Any]:
+        return {**super().get_config(), "data_format": self.data_format}
 
 
 @_register
@@ -212,6 +240,8 @@ class GaussianDropout(_NoiseLike):
 class AlphaDropout(_NoiseLike):
     """Identity at inference."""
 
+    _HAS_NOISE_SHAPE = True
+
 
 @_register
 class GaussianNoise(Layer):
@@ -222,6 +252,8 @@ class GaussianNoise(Layer):
         seed: Recorded only.
         **kwargs: Base layer arguments.
     """
+
+    _BUILT_AT_INIT = True
 
     def __init__(self, stddev: float, seed: Optional[int] = None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -265,6 +297,8 @@ class Reshape(Layer):
         target_shape: The target shape without batch; may contain one -1.
         **kwargs: Base layer arguments.
     """
+
+    _BUILT_AT_INIT = True
 
     def __init__(self, target_shape: Sequence[int], **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -604,6 +638,8 @@ class UnitNormalization(Layer):
         **kwargs: Base layer arguments.
     """
 
+    _BUILT_AT_INIT = True
+
     def __init__(self, axis: Any = -1, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.axis = axis
@@ -753,6 +789,8 @@ class Softmax(Layer):
         **kwargs: Base layer arguments.
     """
 
+    _BUILT_AT_INIT = True
+
     def __init__(self, axis: Any = -1, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.axis = axis
@@ -779,6 +817,8 @@ class ReLU(Layer):
         **kwargs: Base layer arguments.
     """
 
+    _BUILT_AT_INIT = True
+
     def __init__(self, max_value: Optional[float] = None, negative_slope: float = 0.0,
                  threshold: float = 0.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -802,6 +842,8 @@ class LeakyReLU(Layer):
         **kwargs: Base layer arguments.
     """
 
+    _BUILT_AT_INIT = True
+
     def __init__(self, negative_slope: float = 0.3, **kwargs: Any) -> None:
         if "alpha" in kwargs:
             negative_slope = kwargs.pop("alpha")
@@ -823,6 +865,8 @@ class ELU(Layer):
         alpha: Scale for negative inputs.
         **kwargs: Base layer arguments.
     """
+
+    _BUILT_AT_INIT = True
 
     def __init__(self, alpha: float = 1.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)

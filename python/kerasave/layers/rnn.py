@@ -234,8 +234,7 @@ class _RNN(Layer):
         if isinstance(cell, GRUCell):
             config["reset_after"] = cell.reset_after
         if not isinstance(cell, SimpleRNNCell):
-            config["use_cudnn"] = self.use_cudnn
-        config["seed"] = self.seed
+            config["seed"] = self.seed
         return config
 
 
@@ -304,6 +303,8 @@ class Bidirectional(Layer):
             if not sub.built:
                 sub.build(input_shape)
                 sub.built = True
+        # Keras records the forward layer's build shape (its record carries build_config).
+        self.forward_layer._build_shapes = tuple(input_shape)
         self.built = True
 
     def call(self, inputs: Any, mask: Any = None, initial_state: Any = None,
@@ -386,6 +387,8 @@ class Masking(Layer):
         mask_value: The padding value.
         **kwargs: Base layer arguments.
     """
+
+    _BUILT_AT_INIT = True
 
     def __init__(self, mask_value: float = 0.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)

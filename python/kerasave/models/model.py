@@ -128,8 +128,8 @@ class Model(Layer):
         object.__setattr__(self, "compiled", True)
 
     def get_compile_config(self) -> Optional[Dict[str, Any]]:
-        """The recorded compile config (``{}``-free: None when never compiled)."""
-        return self._compile_config
+        """The recorded compile config (``{}`` when never compiled, as Keras writes)."""
+        return self._compile_config if self._compile_config is not None else {}
 
     def compile_from_config(self, config: Dict[str, Any]) -> None:
         """Records a compile config as loaded from a file (kept verbatim)."""

@@ -224,17 +224,28 @@ impl BundleReader {
     /// verified), that every payload decodes, and that the object graph (if any) parses.
     /// Returns the first error in key order.
     pub fn verify_all(&self) -> Result<()> {
-        // Slice keys sort before every other key, so this is index order.
-        let all: Vec<(&Vec<u8>, &Entry)> = self
-            .slice_entries
-            .iter()
-            .chain(
-                self.entries
-                    .iter()
-                    .filter(|(_, e)| !e.info.is_partitioned()),
-            )
-            .collect();
-        let results: Vec<Result<()>> = all
+        // In key order; a partitioned tensor is checked through its slices, whose errors name
+        // the tensor. Slice entries no tensor refers to are checked last, under their own keys.
+        let mut referenced = BTreeSet::new();
+        let mut work: Vec<(&[u8], &Entry)> = Vec::new();
+        for (key, entry) in &self.entries {
+            if entry.info.is_partitioned() {
+                for (slice_key, _) in &entry.parts {
+                    if let Some(slice) = self.slice_entries.get(slice_key) {
+                        referenced.insert(slice_key.as_slice());
+                        work.push((key, slice));
+                    }
+                }
+            } else {
+                work.push((key, entry));
+            }
+        }
+        for (slice_key, slice) in &self.slice_entries {
+            if !referenced.contains(slice_key.as_slice()) {
+                work.push((slice_key, slice));
+            }
+        }
+        let results: Vec<Result<()>> = work
             .par_iter()
             .map(|(k, e)| self.verify_entry(k, e))
             .collect();
@@ -321,7 +332,7 @@ impl BundleReader {
 
     fn read_entry(&self, key: &[u8], entry: &Entry, check: Check) -> Result<Tensor> {
         let result = if entry.info.is_partitioned() {
-            self.read_partitioned(entry, check)
+            self.read_partitioned(key, entry, check)
         } else {
             self.read_plain(key, entry, check)
         };
@@ -428,8 +439,9 @@ impl BundleReader {
         })
     }
 
-    /// Assembles a partitioned tensor from its slices (tf_formats.md §2.6).
-    fn read_partitioned(&self, entry: &Entry, check: Check) -> Result<Tensor> {
+    /// Assembles a partitioned tensor from its slices (tf_formats.md §2.6). Errors name the
+    /// tensor's own `key`, not the binary slice keys, which mean nothing to a user.
+    fn read_partitioned(&self, key: &[u8], entry: &Entry, check: Check) -> Result<Tensor> {
         let info = &entry.info;
         let total = info.num_elements();
         let slice = |k: &[u8]| {
@@ -443,7 +455,7 @@ impl BundleReader {
                 // they hold exactly `total` elements (checked at open).
                 let mut pieces = Vec::with_capacity(entry.parts.len());
                 for (k, _) in &entry.parts {
-                    match self.read_plain(k, slice(k)?, check)?.data {
+                    match self.read_plain(key, slice(k)?, check)?.data {
                         TensorData::Strings(v) => pieces.push(v),
                         _ => return Err(Error::corrupt("string slice did not decode to strings")),
                     }
@@ -469,10 +481,10 @@ impl BundleReader {
                 let mut pieces = Vec::with_capacity(entry.parts.len());
                 for (k, _) in &entry.parts {
                     let e = slice(k)?;
-                    let (file, bytes) = self.payload(k, &e.info)?;
+                    let (file, bytes) = self.payload(key, &e.info)?;
                     if Self::wants_check(e, check) {
                         check_crc(bytes, e.info.crc32c)
-                            .map_err(|err| err.for_key(k).in_file(file.path()))?;
+                            .map_err(|err| err.for_key(key).in_file(file.path()))?;
                         e.verified.store(true, Ordering::Release);
                     }
                     pieces.push(bytes);

@@ -258,3 +258,24 @@ def test_custom_layer_and_activation_guide_example(tmp_path: Path) -> None:
     x = RNG.normal(size=(4, 3)).astype(np.float32)
     np.testing.assert_array_equal(model.predict(x), loaded.predict(x))
     assert [w.trainable for w in loaded.get_layer("dbl").weights] == [True, False]
+
+
+def test_keras2_tensor_kwargs_and_legacy_layer_keys() -> None:
+    config = {
+        "name": "k2mha", "layers": [
+            {"class_name": "InputLayer", "name": "q", "inbound_nodes": [],
+             "config": {"batch_input_shape": [None, 4, 3], "dtype": "float32", "name": "q"}},
+            {"class_name": "MultiHeadAttention", "name": "mha",
+             "inbound_nodes": [[["q", 0, 0, {"value": ["q", 0, 0]}]]],
+             "config": {"name": "mha", "num_heads": 2, "key_dim": 3, "dtype": "float32",
+                        "attention_axes": [1], "softmax_robust_masking": False,
+                        "query_shape": [None, 4, 3], "value_shape": [None, 4, 3],
+                        "key_shape": [None, 4, 3]}},
+            {"class_name": "DepthwiseConv2D", "name": "unused", "inbound_nodes": [],
+             "config": {"name": "unused", "kernel_size": [1, 1], "groups": 1,
+                        "dtype": "float32"}}],
+        "input_layers": [["q", 0, 0]], "output_layers": [["mha", 0, 0]]}
+    model = deserialize_keras_object({"class_name": "Model", "config": config})
+    assert model.predict(np.ones((2, 4, 3), np.float32)).shape == (2, 4, 3)
+    keys = keras.saving.api.tf_checkpoint_keys(model)
+    assert "layer_with_weights-0/_query_dense/kernel/.ATTRIBUTES/VARIABLE_VALUE" in keys

@@ -158,6 +158,10 @@ class MultiHeadAttention(Layer):
         **kwargs: Base layer arguments.
     """
 
+    # tf_keras tracks the projections as private attributes (checkpoint keys).
+    _TF_CKPT_NAMES = {"query_dense": "_query_dense", "key_dense": "_key_dense",
+                      "value_dense": "_value_dense", "output_dense": "_output_dense"}
+
     def __init__(self, num_heads: int, key_dim: int, value_dim: Optional[int] = None,
                  dropout: float = 0.0, use_bias: bool = True, output_shape: Any = None,
                  attention_axes: Any = None, flash_attention: Any = None,
@@ -166,6 +170,10 @@ class MultiHeadAttention(Layer):
                  activity_regularizer: Any = None, kernel_constraint: Any = None,
                  bias_constraint: Any = None, seed: Any = None, use_gate: bool = False,
                  sliding_window: Any = None, **kwargs: Any) -> None:
+        # tf_keras records the build shapes in the config itself.
+        legacy_shapes = {k: kwargs.pop(k, None) for k in ("query_shape", "value_shape",
+                                                           "key_shape")}
+        kwargs.pop("softmax_robust_masking", None)
         super().__init__(**kwargs)
         if use_gate or sliding_window is not None:
             raise NotImplementedError("kerasave MultiHeadAttention: use_gate and "
@@ -184,6 +192,9 @@ class MultiHeadAttention(Layer):
         self.kernel_constraint, self.bias_constraint = kernel_constraint, bias_constraint
         self.seed = seed
         self._build_shapes_dict: Optional[Dict[str, Any]] = None
+        if legacy_shapes["query_shape"] is not None:
+            self.build(legacy_shapes["query_shape"], legacy_shapes["value_shape"],
+                       legacy_shapes["key_shape"])
 
     def _dense(self, free: int, out_known: Sequence[int], name: str) -> EinsumDense:
         eq, bias_axes, rank = _proj_equation(free, 1, len(out_known))

@@ -397,8 +397,10 @@ class Node:
         return out
 
 
+# Keys Keras 2 / tf_keras configs carry that Keras 3 layers ignore or no longer have.
 _LEGACY_KWARGS = {"input_shape", "batch_input_shape", "batch_size", "input_dim",
-                  "activity_regularizer", "autocast", "weights", "input_length"}
+                  "activity_regularizer", "autocast", "weights", "input_length", "groups",
+                  "implementation", "time_major", "dynamic"}
 
 
 class Layer:

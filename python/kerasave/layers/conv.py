@@ -391,6 +391,9 @@ class DepthwiseConv2D(Layer):
         **kwargs: Base layer arguments.
     """
 
+    # tf_keras names the kernel "depthwise_kernel" (checkpoint keys).
+    _TF_CKPT_NAMES = {"kernel": "depthwise_kernel"}
+
     def __init__(self, kernel_size: Any, strides: Any = (1, 1), padding: str = "valid",
                  depth_multiplier: int = 1, data_format: Optional[str] = None,
                  dilation_rate: Any = (1, 1), activation: Any = None, use_bias: bool = True,
@@ -482,6 +485,8 @@ class SeparableConv2D(Layer):
                  pointwise_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
                  **kwargs: Any) -> None:
         recorded = {k: kwargs.pop(k, None) for k in self._RECORDED}
+        for key in ("kernel_initializer", "kernel_regularizer", "kernel_constraint"):
+            kwargs.pop(key, None)  # tf_keras writes these unused base-conv keys
         super().__init__(**kwargs)
         self.recorded = recorded
         self.filters = int(filters)

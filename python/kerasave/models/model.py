@@ -499,6 +499,10 @@ def functional_from_config(cls: type, config: Dict[str, Any],
             tensors = [get_tensor(e[0], e[1], e[2], True) for e in entries]
             kwargs = dict(entries[0][3]) if entries and len(entries[0]) > 3 and \
                 isinstance(entries[0][3], dict) else {}
+            # Keras 2 writes tensor keyword arguments (MultiHeadAttention's ``value``) as
+            # [layer_name, node_index, tensor_index] triples.
+            kwargs = {k: get_tensor(v[0], v[1], v[2], True)
+                      if _is_leaf(v) and v[0] in created else v for k, v in kwargs.items()}
             args = [tensors[0]] if len(tensors) == 1 else [tensors]
         before = len(layer._inbound_nodes)
         layer(*args, **kwargs)

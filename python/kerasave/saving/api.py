@@ -245,11 +245,14 @@ def tf_checkpoint_keys(model: Any) -> Dict[str, Any]:
                     queue.append((f"{prefix}layer_with_weights-{j}/", layer))
                     j += 1
             continue
+        rename = getattr(obj, "_TF_CKPT_NAMES", {})
         for var in obj._own_variables():
             if id(var) not in seen:
                 seen.add(id(var))
-                out[f"{prefix}{_escape(var.name)}/.ATTRIBUTES/VARIABLE_VALUE"] = var
+                name = _escape(rename.get(var.name, var.name))
+                out[f"{prefix}{name}/.ATTRIBUTES/VARIABLE_VALUE"] = var
         for attr, value in getattr(obj, "_tracked", {}).items():
+            attr = rename.get(attr, attr)
             items = [(attr, value)]
             if isinstance(value, (list, tuple)):
                 items = [(f"{attr}/{i}", v) for i, v in enumerate(value)]

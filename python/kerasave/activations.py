@@ -119,7 +119,7 @@ def gelu(x: Any, approximate: bool = False) -> np.ndarray:
     """Gaussian error linear unit (exact, or the tanh approximation)."""
     x = _f(x)
     if approximate:
-        c = np.sqrt(2 / np.pi).astype(x.dtype) if hasattr(np.sqrt(2 / np.pi), "astype") else 0.7978845608
+        c = np.asarray(np.sqrt(2 / np.pi), x.dtype)
         return (0.5 * x * (1 + np.tanh(c * (x + 0.044715 * x ** 3)))).astype(x.dtype)
     return (0.5 * x * (1 + _ops.erf(x / np.sqrt(2).astype(x.dtype)))).astype(x.dtype)
 

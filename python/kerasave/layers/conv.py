@@ -8,7 +8,7 @@ import numpy as np
 
 from kerasave import activations, initializers
 from kerasave import ops as _ops
-from kerasave.layers.base import Layer, _np_dtype, _register
+from kerasave.layers.base import Layer, _register
 from kerasave.layers.core import _ser_init
 
 
@@ -360,12 +360,12 @@ class UpSampling2D(Layer):
                 "data_format": self.data_format, "interpolation": self.interpolation}
 
 
-def _window_conv(x: np.ndarray, k: np.ndarray, rank: int, strides: tuple, dilation: tuple,
-                 padding: str, kernel_size: tuple) -> np.ndarray:
+def _window_conv(x: np.ndarray, strides: tuple, dilation: tuple, padding: str,
+                 kernel_size: tuple) -> np.ndarray:
+    """Sliding windows ``(batch, *out, *kernel, channels)`` after optional "same" padding."""
     if padding == "same":
         x = _ops.pad_same(x, kernel_size, strides, dilation)
-    win = _windows(x, kernel_size, strides, dilation)
-    return win
+    return _windows(x, kernel_size, strides, dilation)
 
 
 @_register
@@ -428,7 +428,7 @@ class DepthwiseConv2D(Layer):
 
     def call(self, inputs: Any) -> np.ndarray:
         x = _to_last(np.asarray(inputs), self.data_format)
-        win = _window_conv(x, None, 2, self.strides, self.dilation_rate, self.padding,
+        win = _window_conv(x, self.strides, self.dilation_rate, self.padding,
                            self.kernel_size)
         # win: (b, oh, ow, kh, kw, c); kernel: (kh, kw, c, m)
         y = np.einsum("bijhwc,hwcm->bijcm", win, self.kernel.numpy().astype(x.dtype))
@@ -517,7 +517,7 @@ class SeparableConv2D(Layer):
 
     def call(self, inputs: Any) -> np.ndarray:
         x = _to_last(np.asarray(inputs), self.data_format)
-        win = _window_conv(x, None, 2, self.strides, self.dilation_rate, self.padding,
+        win = _window_conv(x, self.strides, self.dilation_rate, self.padding,
                            self.kernel_size)
         d = np.einsum("bijhwc,hwcm->bijcm", win, self.depthwise_kernel.numpy().astype(x.dtype))
         d = d.reshape(d.shape[:3] + (-1,))
@@ -602,5 +602,3 @@ class Conv2DTranspose(_Conv):
                                     else list(self.output_padding))
         return config
 
-
-_ = _np_dtype

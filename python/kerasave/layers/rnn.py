@@ -9,7 +9,7 @@ from typing import Any, Dict, List, Optional
 import numpy as np
 
 from kerasave import activations, initializers
-from kerasave.layers.base import Layer, _np_dtype, _register
+from kerasave.layers.base import Layer, _register
 from kerasave.layers.core import _ser_init
 from kerasave.saving.serialization import deserialize_keras_object, serialize_keras_object
 
@@ -463,5 +463,3 @@ class Lambda(Layer):
             config.pop(key, None)
         return cls(fn, **config)
 
-
-_ = _np_dtype

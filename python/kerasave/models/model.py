@@ -13,7 +13,6 @@ from kerasave.layers.base import (
     Layer,
     Node,
     _np_dtype,
-    _to_shape,
     flatten,
     map_structure,
     serialize_keras_object,

@@ -279,3 +279,25 @@ def test_keras2_tensor_kwargs_and_legacy_layer_keys() -> None:
     assert model.predict(np.ones((2, 4, 3), np.float32)).shape == (2, 4, 3)
     keys = keras.saving.api.tf_checkpoint_keys(model)
     assert "layer_with_weights-0/_query_dense/kernel/.ATTRIBUTES/VARIABLE_VALUE" in keys
+
+
+class _FunctionalSubclass(keras.Model):
+    def __init__(self, **kwargs):
+        inputs = keras.Input((3,))
+        outputs = L.Dense(2, name="head")(L.Dense(4, activation="relu", name="body")(inputs))
+        super().__init__(inputs, outputs, **kwargs)
+
+
+def test_functional_api_subclass(tmp_path: Path) -> None:
+    model = _FunctionalSubclass(name="fs")
+    assert [layer.name for layer in model.layers][-2:] == ["body", "head"]
+    x = RNG.normal(size=(2, 3)).astype(np.float32)
+    w_body, b_body, w_head, b_head = model.get_weights()
+    np.testing.assert_allclose(model.predict(x),
+                               np.maximum(x @ w_body + b_body, 0) @ w_head + b_head, rtol=1e-5)
+    model.save_weights(tmp_path / "fs.weights.h5")
+    with keras.open(tmp_path / "fs.weights.h5") as store:
+        assert "layers/dense_1/vars/0" in list(store)
+    other = _FunctionalSubclass()
+    other.load_weights(tmp_path / "fs.weights.h5")
+    np.testing.assert_array_equal(other.predict(x), model.predict(x))

@@ -36,11 +36,25 @@ class Model(Layer):
         return super().__new__(cls)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        kwargs.pop("inputs", None)
-        kwargs.pop("outputs", None)
+        inputs = kwargs.pop("inputs", args[0] if args else None)
+        outputs = kwargs.pop("outputs", args[1] if len(args) > 1 else None)
         super().__init__(**kwargs)
         object.__setattr__(self, "compiled", False)
         object.__setattr__(self, "_compile_config", None)
+        object.__setattr__(self, "_functional", None)
+        if inputs is not None and outputs is not None and not isinstance(self, Functional):
+            # A subclass calling ``super().__init__(inputs, outputs)``: run the graph through
+            # an inner Functional whose layers become this model's layers.
+            inner = Functional(inputs, outputs, name=self.name)
+            object.__setattr__(self, "_functional", inner)
+            self._layers = list(inner.layers)
+            self.built = True
+
+    def call(self, inputs: Any, *args: Any, **kwargs: Any) -> Any:
+        """Functional-API subclasses run their graph; other subclasses override ``call``."""
+        if self._functional is not None:
+            return self._functional.call(inputs)
+        raise NotImplementedError(f"Model {type(self).__name__} does not implement call()")
 
     def _cast_input(self, x: Any) -> Any:
         return np.asarray(x) if not isinstance(x, (list, tuple, dict)) else x

@@ -17,7 +17,8 @@ def _attr_key(name: str) -> str:
 def _is_model(obj: Any) -> bool:
     from kerasave.models.model import Functional, Sequential
 
-    return isinstance(obj, (Functional, Sequential))
+    return isinstance(obj, (Functional, Sequential)) or \
+        getattr(obj, "_functional", None) is not None
 
 
 def walk(model: Layer) -> Iterator[Tuple[str, Layer]]:

@@ -407,3 +407,40 @@ pub(crate) fn tensor_to_array<'py>(
         }
     }
 }
+
+/// The raw bytes of a C-contiguous numpy array, without copying (for the writers).
+///
+/// # Safety
+/// The returned slice borrows the array's buffer for `'a`, which the compiler cannot tie to the
+/// Python object: the caller must keep `array` alive (and unresized) for as long as it uses the
+/// slice.
+pub(crate) unsafe fn contiguous_bytes<'a>(
+    array: &Bound<'_, numpy::PyUntypedArray>,
+    what: &str,
+) -> PyResult<&'a [u8]> {
+    use numpy::PyUntypedArrayMethods;
+    if !array.is_c_contiguous() {
+        return Err(PyValueError::new_err(format!(
+            "{what}: array is not C-contiguous (use np.ascontiguousarray)"
+        )));
+    }
+    let nbytes = array
+        .shape()
+        .iter()
+        .try_fold(array.dtype().itemsize(), |n, &d| n.checked_mul(d))
+        .ok_or_else(|| PyValueError::new_err(format!("{what}: array too large")))?;
+    if nbytes == 0 {
+        return Ok(&[]);
+    }
+    // SAFETY: a C-contiguous array's data pointer addresses `size * itemsize` bytes; the caller
+    // keeps the array alive for `'a`. Only bytes (u8, no alignment needs) are read. As with every
+    // GIL-releasing numpy consumer, another thread mutating the array during a write would see
+    // its own bytes written.
+    unsafe {
+        let fields = npyffi::_PyArray_GET_ITEM_DATA(array.as_array_ptr());
+        Ok(std::slice::from_raw_parts(
+            (*fields).data as *const u8,
+            nbytes,
+        ))
+    }
+}

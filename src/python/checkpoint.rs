@@ -448,29 +448,9 @@ fn save_checkpoint<'py>(
             held.push(Held::Strings(items));
         } else {
             let dtype = array_dtype(key, &descr)?;
-            if !array.is_c_contiguous() {
-                return Err(PyValueError::new_err(format!(
-                    "{}: array is not C-contiguous (use np.ascontiguousarray)",
-                    crate::error::display_key(key)
-                )));
-            }
-            let nbytes = array
-                .shape()
-                .iter()
-                .try_fold(descr.itemsize(), |n, &d| n.checked_mul(d))
-                .ok_or_else(|| PyValueError::new_err("array too large"))?;
-            let bytes: &[u8] = if nbytes == 0 {
-                &[]
-            } else {
-                // SAFETY: a C-contiguous array's data pointer addresses `size * itemsize` bytes,
-                // kept alive by `arrays` (which outlives every use below). Only bytes (u8, no
-                // alignment needs) are read. As with every GIL-releasing numpy consumer, another
-                // thread mutating the array during the write would see its own bytes written.
-                unsafe {
-                    let fields = numpy::npyffi::_PyArray_GET_ITEM_DATA(array.as_array_ptr());
-                    std::slice::from_raw_parts((*fields).data as *const u8, nbytes)
-                }
-            };
+            // SAFETY: every array is an item of `arrays`, which outlives every use of `bytes`.
+            let bytes: &[u8] =
+                unsafe { super::array::contiguous_bytes(array, &crate::error::display_key(key))? };
             dtypes.push(dtype);
             held.push(Held::Raw(bytes));
         }

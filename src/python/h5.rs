@@ -212,29 +212,9 @@ fn array_bytes<'a>(what: &str, obj: &'a Bound<'_, PyAny>) -> PyResult<(DType, Ve
             descr.itemsize()
         )));
     }
-    if !array.is_c_contiguous() {
-        return Err(PyValueError::new_err(format!(
-            "{what}: array is not C-contiguous (use np.ascontiguousarray)"
-        )));
-    }
     let shape: Vec<u64> = array.shape().iter().map(|&d| d as u64).collect();
-    let nbytes = array
-        .shape()
-        .iter()
-        .try_fold(descr.itemsize(), |n, &d| n.checked_mul(d))
-        .ok_or_else(|| PyValueError::new_err(format!("{what}: array too large")))?;
-    let bytes: &'a [u8] = if nbytes == 0 {
-        &[]
-    } else {
-        // SAFETY: a C-contiguous array's data pointer addresses `size * itemsize` bytes, kept
-        // alive by `obj`, which the caller holds for as long as it uses the slice. Only bytes
-        // (u8, no alignment needs) are read. As with every GIL-releasing numpy consumer, another
-        // thread mutating the array during the write would see its own bytes written.
-        unsafe {
-            let fields = numpy::npyffi::_PyArray_GET_ITEM_DATA(array.as_array_ptr());
-            std::slice::from_raw_parts((*fields).data as *const u8, nbytes)
-        }
-    };
+    // SAFETY: `array` borrows `obj`, which the caller holds for as long as it uses the slice.
+    let bytes: &'a [u8] = unsafe { super::array::contiguous_bytes(array, what)? };
     Ok((dtype, shape, bytes))
 }
 

@@ -301,3 +301,58 @@ def test_functional_api_subclass(tmp_path: Path) -> None:
     other = _FunctionalSubclass()
     other.load_weights(tmp_path / "fs.weights.h5")
     np.testing.assert_array_equal(other.predict(x), model.predict(x))
+
+
+def test_masks_propagate_like_keras() -> None:
+    model = keras.Sequential([keras.Input((6,), dtype="int32"), L.Embedding(9, 4, mask_zero=True),
+                              L.LSTM(3)])
+    ids = np.array([[3, 1, 4, 0, 0, 0], [2, 7, 1, 8, 2, 8]], np.int32)
+    out = model.predict(ids)
+    emb, lstm = model.layers
+    # A post-padded row gives the output of its unpadded prefix.
+    np.testing.assert_allclose(out[0], lstm(emb(ids[:1, :3]))[0], rtol=1e-6)
+    pooled = keras.Sequential([keras.Input((6,), dtype="int32"), emb,
+                               L.GlobalAveragePooling1D()]).predict(ids)
+    np.testing.assert_allclose(pooled[0], emb(ids[:1, :3])[0].mean(0), rtol=1e-5, atol=1e-8)
+
+
+def test_keras3_graph_operations_in_configs() -> None:
+    kt = {"class_name": "__keras_tensor__"}
+    config = {
+        "name": "ops", "trainable": True, "layers": [
+            {"module": "keras.layers", "class_name": "InputLayer", "registered_name": None,
+             "name": "x", "inbound_nodes": [],
+             "config": {"batch_shape": [None, 3, 2], "dtype": "float32", "name": "x",
+                        "sparse": False, "ragged": False, "optional": False}},
+            {"module": "keras.src.ops.numpy", "class_name": "NotEqual",
+             "registered_name": "NotEqual", "name": "ne", "config": {"name": "ne"},
+             "inbound_nodes": [{"args": [{**kt, "config": {"shape": [None, 3, 2],
+                                                           "dtype": "float32",
+                                                           "keras_history": ["x", 0, 0]}},
+                                         0.0], "kwargs": {}}]},
+            {"module": "keras.src.ops.numpy", "class_name": "Any", "registered_name": "Any",
+             "name": "any", "config": {"name": "any", "axis": -1, "keepdims": False},
+             "inbound_nodes": [{"args": [{**kt, "config": {"shape": [None, 3, 2],
+                                                           "dtype": "bool",
+                                                           "keras_history": ["ne", 0, 0]}}],
+                                "kwargs": {}}]},
+            {"module": "keras.layers", "class_name": "SimpleRNN", "registered_name": None,
+             "name": "rnn", "config": {"name": "rnn", "units": 2},
+             "inbound_nodes": [{"args": [{**kt, "config": {"shape": [None, 3, 2],
+                                                           "dtype": "float32",
+                                                           "keras_history": ["x", 0, 0]}}],
+                                "kwargs": {"mask": {**kt, "config": {
+                                    "shape": [None, 3], "dtype": "bool",
+                                    "keras_history": ["any", 0, 0]}}}}]}],
+        "input_layers": ["x", 0, 0], "output_layers": ["rnn", 0, 0]}
+    model = deserialize_keras_object({"module": "keras.src.models.functional",
+                                      "class_name": "Functional", "config": config,
+                                      "registered_name": "Functional"})
+    assert [layer.name for layer in model.layers] == ["x", "rnn"]
+    x = RNG.normal(size=(2, 3, 2)).astype(np.float32)
+    x[0, 2] = 0
+    rnn = model.get_layer("rnn")
+    np.testing.assert_allclose(model.predict(x)[0], rnn(x[:1, :2])[0], rtol=1e-6)
+    again = model.get_config()
+    assert [layer["class_name"] for layer in again["layers"]] == ["InputLayer", "NotEqual",
+                                                                  "Any", "SimpleRNN"]

@@ -76,6 +76,7 @@ from kerasave.layers.conv import (  # noqa: F401
     ZeroPadding2D,
 )
 
+from kerasave.layers import ops_layers  # noqa: F401  (registers keras.src.ops.* nodes)
 from kerasave.layers.preprocessing import StringLookup, TextVectorization  # noqa: F401
 from kerasave.layers.attention import EinsumDense, MultiHeadAttention  # noqa: F401
 from kerasave.layers.rnn import (  # noqa: F401

@@ -418,6 +418,8 @@ class Layer:
     # Stateless Keras layers set ``built = True`` in ``__init__`` and so write no
     # ``build_config``; those subclasses set this flag.
     _BUILT_AT_INIT = False
+    # Layers that pass an input mask through (Keras ``supports_masking``).
+    _SUPPORTS_MASKING = False
 
     _TRACKING_OFF = ("_layers", "_inbound_nodes", "_trainable_variables",
                      "_non_trainable_variables", "_tracked", "_tracking")
@@ -439,7 +441,7 @@ class Layer:
         self._tracked: Dict[str, Any] = {}
         self._inbound_nodes: List[Node] = []
         self._build_shapes: Any = None
-        self.supports_masking = False
+        self.supports_masking = type(self)._SUPPORTS_MASKING
         batch_input_shape = kwargs.get("batch_input_shape")
         if batch_input_shape is None and kwargs.get("input_shape") is not None:
             batch_input_shape = (kwargs.get("batch_size"),) + tuple(kwargs["input_shape"])
@@ -701,6 +703,25 @@ class Layer:
             kwargs.pop("mask")
         return self.call(*args, **kwargs)
 
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        """The output mask: the input mask passed through when ``supports_masking``, else None.
+
+        Args:
+            inputs: The layer's input.
+            mask: The input mask (boolean ``(batch, steps)``) or None.
+        """
+        return mask if self.supports_masking else None
+
+    def _call_with_mask(self, args: tuple, kwargs: dict, mask: Any) -> tuple:
+        """Calls the layer, passing ``mask`` when ``call`` takes one; returns
+        ``(outputs, output_mask)`` (what models use to propagate Keras masks)."""
+        if mask is not None and _accepts_mask(type(self)):
+            kwargs = {**kwargs, "mask": mask}
+        out = self(*args, **kwargs)
+        if isinstance(mask, list) and all(m is None for m in mask):
+            mask = None
+        return out, self.compute_mask(args[0] if args else None, mask)
+
     def compute_output_spec(self, *args: Any, **kwargs: Any) -> Any:
         """Infers output KerasTensors by running ``call`` on zeros (batch dimension 1)."""
         def concrete(t: Any) -> Any:
@@ -754,6 +775,20 @@ class Layer:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} name={self.name}, built={self.built}>"
+
+
+_MASK_ARG: Dict[type, bool] = {}
+
+
+def _accepts_mask(cls: type) -> bool:
+    if cls not in _MASK_ARG:
+        import inspect
+
+        try:
+            _MASK_ARG[cls] = "mask" in inspect.signature(cls.call).parameters
+        except (TypeError, ValueError):
+            _MASK_ARG[cls] = False
+    return _MASK_ARG[cls]
 
 
 def _to_shape(shape: Any) -> Any:

@@ -233,6 +233,11 @@ class _GlobalPool(Layer):
             else tuple(range(1, 1 + self.rank))
         if self.mode == "max":
             return np.max(x, axis=axes, keepdims=self.keepdims)
+        if mask is not None and self.rank == 1:
+            m = np.asarray(mask, x.dtype)[..., None] if self.data_format != "channels_first" \
+                else np.asarray(mask, x.dtype)[:, None, :]
+            total = np.sum(x * m, axis=axes, keepdims=self.keepdims)
+            return (total / np.sum(m, axis=axes, keepdims=self.keepdims)).astype(x.dtype)
         return np.mean(x, axis=axes, keepdims=self.keepdims).astype(x.dtype)
 
     def get_config(self) -> Dict[str, Any]:

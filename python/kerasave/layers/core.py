@@ -44,6 +44,8 @@ class Dense(Layer):
         **kwargs: Base layer arguments.
     """
 
+    _SUPPORTS_MASKING = True
+
     def __init__(self, units: int, activation: Any = None, use_bias: bool = True,
                  kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
                  kernel_regularizer: Any = None, bias_regularizer: Any = None,
@@ -138,6 +140,8 @@ class Activation(Layer):
         **kwargs: Base layer arguments.
     """
 
+    _SUPPORTS_MASKING = True
+
     _BUILT_AT_INIT = True
 
     def __init__(self, activation: Any, **kwargs: Any) -> None:
@@ -154,6 +158,8 @@ class Activation(Layer):
 @_register
 class Identity(Layer):
     """Returns its input unchanged."""
+
+    _SUPPORTS_MASKING = True
 
     _BUILT_AT_INIT = True
 
@@ -172,6 +178,8 @@ class Dropout(Layer):
         **kwargs: Base layer arguments.
     """
 
+    _SUPPORTS_MASKING = True
+
     _BUILT_AT_INIT = True
 
     def __init__(self, rate: float, noise_shape: Any = None, seed: Optional[int] = None,
@@ -189,6 +197,7 @@ class Dropout(Layer):
 
 class _NoiseLike(Layer):
     _BUILT_AT_INIT = True
+    _SUPPORTS_MASKING = True
     _HAS_NOISE_SHAPE = False
 
     def __init__(self, rate: float = 0.0, seed: Optional[int] = None, noise_shape: Any = None,
@@ -252,6 +261,8 @@ class GaussianNoise(Layer):
         seed: Recorded only.
         **kwargs: Base layer arguments.
     """
+
+    _SUPPORTS_MASKING = True
 
     _BUILT_AT_INIT = True
 
@@ -407,6 +418,10 @@ class Embedding(Layer):
     def _cast_input(self, x: Any) -> Any:
         return np.asarray(x)
 
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        """``inputs != 0`` when ``mask_zero``."""
+        return np.asarray(inputs) != 0 if self.mask_zero else None
+
     def call(self, inputs: Any) -> np.ndarray:
         idx = np.asarray(inputs).astype(np.int64)
         return np.take(self.embeddings.numpy(), idx, axis=0).astype(
@@ -455,6 +470,8 @@ class BatchNormalization(Layer):
         synchronized: Recorded only.
         **kwargs: Base layer arguments (Keras 2 keys such as ``renorm`` are accepted).
     """
+
+    _SUPPORTS_MASKING = True
 
     def __init__(self, axis: Any = -1, momentum: float = 0.99, epsilon: float = 1e-3,
                  center: bool = True, scale: bool = True, beta_initializer: Any = "zeros",
@@ -560,6 +577,8 @@ class LayerNormalization(Layer):
         **kwargs: Base layer arguments.
     """
 
+    _SUPPORTS_MASKING = True
+
     def __init__(self, axis: Any = -1, epsilon: float = 1e-3, center: bool = True,
                  scale: bool = True, rms_scaling: bool = False, beta_initializer: Any = "zeros",
                  gamma_initializer: Any = "ones", beta_regularizer: Any = None,
@@ -658,8 +677,20 @@ class UnitNormalization(Layer):
 
 
 class _Merge(Layer):
+    _SUPPORTS_MASKING = True
+
     def _merge(self, xs: List[np.ndarray]) -> np.ndarray:
         raise NotImplementedError
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        """Keras: the logical AND of the input masks (None if all are None)."""
+        if mask is None or not isinstance(mask, list) or all(m is None for m in mask):
+            return None
+        masks = [np.asarray(m, bool) for m in mask if m is not None]
+        out = masks[0]
+        for m in masks[1:]:
+            out = out & m
+        return out
 
     def call(self, inputs: Any) -> np.ndarray:
         xs = [np.asarray(x) for x in inputs]
@@ -789,6 +820,8 @@ class Softmax(Layer):
         **kwargs: Base layer arguments.
     """
 
+    _SUPPORTS_MASKING = True
+
     _BUILT_AT_INIT = True
 
     def __init__(self, axis: Any = -1, **kwargs: Any) -> None:
@@ -817,6 +850,8 @@ class ReLU(Layer):
         **kwargs: Base layer arguments.
     """
 
+    _SUPPORTS_MASKING = True
+
     _BUILT_AT_INIT = True
 
     def __init__(self, max_value: Optional[float] = None, negative_slope: float = 0.0,
@@ -842,6 +877,8 @@ class LeakyReLU(Layer):
         **kwargs: Base layer arguments.
     """
 
+    _SUPPORTS_MASKING = True
+
     _BUILT_AT_INIT = True
 
     def __init__(self, negative_slope: float = 0.3, **kwargs: Any) -> None:
@@ -865,6 +902,8 @@ class ELU(Layer):
         alpha: Scale for negative inputs.
         **kwargs: Base layer arguments.
     """
+
+    _SUPPORTS_MASKING = True
 
     _BUILT_AT_INIT = True
 
@@ -890,6 +929,8 @@ class PReLU(Layer):
         shared_axes: Axes sharing one alpha.
         **kwargs: Base layer arguments.
     """
+
+    _SUPPORTS_MASKING = True
 
     def __init__(self, alpha_initializer: Any = "zeros", alpha_regularizer: Any = None,
                  alpha_constraint: Any = None, shared_axes: Any = None, **kwargs: Any) -> None:
@@ -931,6 +972,8 @@ class Rescaling(Layer):
         offset: Offset.
         **kwargs: Base layer arguments.
     """
+
+    _SUPPORTS_MASKING = True
 
     def __init__(self, scale: Any, offset: Any = 0.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)

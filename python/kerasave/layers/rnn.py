@@ -171,6 +171,12 @@ class _RNN(Layer):
         """Number of units."""
         return self.cell.units
 
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        """The input mask for sequence outputs, else None."""
+        if isinstance(mask, list):
+            mask = mask[0]
+        return mask if self.return_sequences and not self.return_state else None
+
     def build(self, input_shape: Any) -> None:
         if not self.cell.built:
             self.cell.build(tuple(input_shape[:1]) + tuple(input_shape[2:]))
@@ -340,6 +346,10 @@ class Bidirectional(Layer):
             return (out if isinstance(out, list) else [out]) + states
         return out
 
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        """The input mask for sequence outputs, else None."""
+        return mask if self.return_sequences and not self.return_state else None
+
     def get_config(self) -> Dict[str, Any]:
         return {**super().get_config(), "merge_mode": self.merge_mode,
                 "layer": serialize_keras_object(self.forward_layer),
@@ -369,6 +379,10 @@ class TimeDistributed(Layer):
             self.layer.built = True
         self.built = True
 
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        """The time mask passes through."""
+        return mask
+
     def call(self, inputs: Any, training: bool = False, mask: Any = None) -> np.ndarray:
         x = np.asarray(inputs)
         n, t = x.shape[:2]
@@ -388,11 +402,17 @@ class Masking(Layer):
         **kwargs: Base layer arguments.
     """
 
+    _SUPPORTS_MASKING = True
+
     _BUILT_AT_INIT = True
 
     def __init__(self, mask_value: float = 0.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.mask_value = mask_value
+
+    def compute_mask(self, inputs: Any, mask: Any = None) -> Any:
+        """Steps whose features are not all ``mask_value``."""
+        return np.any(np.asarray(inputs) != self.mask_value, axis=-1)
 
     def call(self, inputs: Any) -> np.ndarray:
         x = np.asarray(inputs)

@@ -280,7 +280,9 @@ class Functional(Model):
         object.__setattr__(self, "_nodes", nodes)
         if layer_order is not None:
             order = layer_order
-        self._layers = list(order)
+        # Keras graph operations (ops.* nodes) run in the graph but are not ``layers``.
+        object.__setattr__(self, "_operations", list(order))
+        self._layers = [op for op in order if not getattr(op, "_IS_OPERATION", False)]
         self.built = True
         object.__setattr__(self, "_input_layers",
                            [t._keras_history[0] for t in self._flat_inputs])
@@ -373,6 +375,7 @@ class Functional(Model):
                 arr = arr.astype(want)
             values[id(t)] = arr
         input_ids = set(values)
+        masks: Dict[int, Any] = {}
         for node in self._nodes:
             if node.is_input:
                 continue
@@ -384,9 +387,23 @@ class Functional(Model):
 
             args = map_structure(fill, node.call_args)
             kwargs = map_structure(fill, node.call_kwargs)
-            out = node.operation(*args, **kwargs)
+            first = node.call_args[0] if node.call_args else None
+            if isinstance(first, KerasTensor):
+                in_mask = masks.get(id(first))
+            elif isinstance(first, (list, tuple)):
+                in_mask = [masks.get(id(t)) if isinstance(t, KerasTensor) else None
+                           for t in first]
+                if all(m is None for m in in_mask):
+                    in_mask = None
+            else:
+                in_mask = None
+            if "mask" in kwargs:
+                in_mask = None
+            out, out_mask = node.operation._call_with_mask(tuple(args), kwargs, in_mask)
             for t, v in zip(node.output_tensors, flatten(out)):
                 values[id(t)] = v
+            if out_mask is not None and len(node.output_tensors) == 1:
+                masks[id(node.output_tensors[0])] = out_mask
         return map_structure(lambda t: values[id(t)], self._outputs_struct)
 
     def get_config(self) -> Dict[str, Any]:
@@ -394,7 +411,7 @@ class Functional(Model):
         ``input_layers`` and ``output_layers``."""
         node_ids: Dict[int, int] = {}
         own = {id(n) for n in self._nodes}
-        for layer in self._layers:
+        for layer in self._operations:
             k = 1 if isinstance(layer, Functional) else 0
             for node in layer._inbound_nodes:
                 if id(node) in own:
@@ -413,7 +430,7 @@ class Functional(Model):
             return serialize_keras_object(x)
 
         layers = []
-        for layer in self._layers:
+        for layer in self._operations:
             record = serialize_keras_object(layer)
             record["name"] = layer.name
             record["inbound_nodes"] = [
@@ -647,9 +664,9 @@ class Sequential(Model):
         self.built = True
 
     def call(self, inputs: Any, training: bool = False, mask: Any = None) -> Any:
-        x = inputs
+        x, m = inputs, mask
         for layer in self._layers:
-            x = layer(x)
+            x, m = layer._call_with_mask((x,), {}, m)
         return x
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:

@@ -356,3 +356,37 @@ def test_keras3_graph_operations_in_configs() -> None:
     again = model.get_config()
     assert [layer["class_name"] for layer in again["layers"]] == ["InputLayer", "NotEqual",
                                                                   "Any", "SimpleRNN"]
+
+
+def test_keras3_arithmetic_and_slicing_operations() -> None:
+    def kt(name, shape):
+        return {"class_name": "__keras_tensor__",
+                "config": {"shape": shape, "dtype": "float32", "keras_history": [name, 0, 0]}}
+
+    def sl(start):
+        return {"class_name": "__slice__", "config": {"start": start, "stop": None,
+                                                      "step": None}}
+
+    ops = "keras.src.ops.numpy"
+    config = {"name": "arith", "trainable": True, "layers": [
+        {"module": "keras.layers", "class_name": "InputLayer", "registered_name": None,
+         "name": "x", "inbound_nodes": [],
+         "config": {"batch_shape": [None, 4], "dtype": "float32", "name": "x"}},
+        {"module": ops, "class_name": "Multiply", "registered_name": "Multiply", "name": "mul",
+         "config": {"name": "mul"}, "inbound_nodes": [{"args": [kt("x", [None, 4]), 2.0],
+                                                       "kwargs": {}}]},
+        {"module": ops, "class_name": "GetItem", "registered_name": "GetItem", "name": "gi",
+         "config": {"name": "gi"},
+         "inbound_nodes": [{"args": [kt("mul", [None, 4]), [sl(None), sl(1)]],
+                            "kwargs": {}}]},
+        {"module": ops, "class_name": "Mean", "registered_name": "Mean", "name": "mean",
+         "config": {"name": "mean", "axis": 1, "keepdims": True},
+         "inbound_nodes": [{"args": [kt("gi", [None, 3])], "kwargs": {}}]}],
+        "input_layers": ["x", 0, 0], "output_layers": ["mean", 0, 0]}
+    model = deserialize_keras_object({"module": "keras.src.models.functional",
+                                      "class_name": "Functional", "config": config,
+                                      "registered_name": "Functional"})
+    x = RNG.normal(size=(3, 4)).astype(np.float32)
+    np.testing.assert_allclose(model.predict(x), (2 * x[:, 1:]).mean(1, keepdims=True),
+                               rtol=1e-6)
+    assert [layer.name for layer in model.layers] == ["x"]

@@ -32,8 +32,13 @@ class Operation(Layer):
         return np.asarray(x) if isinstance(x, (int, float, bool, np.generic)) else x
 
     def call(self, *args: Any, **kwargs: Any) -> Any:
-        args = tuple(np.asarray(a) if not isinstance(a, (list, tuple)) else
-                     [np.asarray(v) for v in a] for a in args)
+        def conv(v: Any) -> Any:
+            if v is None or v is Ellipsis or isinstance(v, slice):
+                return v
+            return np.asarray(v)
+
+        args = tuple(conv(a) if not isinstance(a, (list, tuple)) else [conv(v) for v in a]
+                     for a in args)
         return type(self).fn(*args, **{**self.params, **kwargs})
 
     def get_config(self) -> Dict[str, Any]:

@@ -459,6 +459,10 @@ class Functional(Model):
         self.built = True
 
 
+class _NotYet(Exception):
+    """A node's input tensor has not been created yet (from_config retries later)."""
+
+
 def _is_leaf(x: Any) -> bool:
     return isinstance(x, list) and len(x) == 3 and isinstance(x[0], str)
 
@@ -504,7 +508,7 @@ def functional_from_config(cls: type, config: Dict[str, Any],
         if isinstance(layer, InputLayer):
             node_index = 0
         elif node_index < 0 or node_index >= made[layer_name]:
-            raise IndexError(node_index)
+            raise _NotYet(node_index)
         node = layer._inbound_nodes[node_index] if isinstance(layer, InputLayer) \
             else layer._from_config_nodes[node_index]
         return node.output_tensors[tensor_index]
@@ -554,7 +558,7 @@ def functional_from_config(cls: type, config: Dict[str, Any],
             while i < len(nodes):
                 try:
                     process_node(layer, key, nodes[i])
-                except IndexError:
+                except _NotYet:
                     break
                 i += 1
                 progress = True

@@ -310,7 +310,7 @@ def test_masks_propagate_like_keras() -> None:
     out = model.predict(ids)
     emb, lstm = model.layers
     # A post-padded row gives the output of its unpadded prefix.
-    np.testing.assert_allclose(out[0], lstm(emb(ids[:1, :3]))[0], rtol=1e-6)
+    np.testing.assert_allclose(out[0], lstm(emb(ids[:1, :3]))[0], rtol=1e-5, atol=1e-7)
     pooled = keras.Sequential([keras.Input((6,), dtype="int32"), emb,
                                L.GlobalAveragePooling1D()]).predict(ids)
     np.testing.assert_allclose(pooled[0], emb(ids[:1, :3])[0].mean(0), rtol=1e-5, atol=1e-8)
@@ -352,7 +352,7 @@ def test_keras3_graph_operations_in_configs() -> None:
     x = RNG.normal(size=(2, 3, 2)).astype(np.float32)
     x[0, 2] = 0
     rnn = model.get_layer("rnn")
-    np.testing.assert_allclose(model.predict(x)[0], rnn(x[:1, :2])[0], rtol=1e-6)
+    np.testing.assert_allclose(model.predict(x)[0], rnn(x[:1, :2])[0], rtol=1e-5, atol=1e-7)
     again = model.get_config()
     assert [layer["class_name"] for layer in again["layers"]] == ["InputLayer", "NotEqual",
                                                                   "Any", "SimpleRNN"]

@@ -85,10 +85,17 @@ fn bench_crc(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let prefix = dir.path().join("ckpt");
     let key = "big/.ATTRIBUTES/VARIABLE_VALUE".to_string();
-    write(&prefix, std::slice::from_ref(&buf), &[[(buf.len() / 4) as u64]], &[key.clone()]);
+    write(
+        &prefix,
+        std::slice::from_ref(&buf),
+        &[[(buf.len() / 4) as u64]],
+        &[key.clone()],
+    );
     let mut g = c.benchmark_group("crc32c");
     g.throughput(Throughput::Bytes(buf.len() as u64));
-    g.bench_function("raw_64MiB", |b| b.iter(|| black_box(crc32c(black_box(&buf)))));
+    g.bench_function("raw_64MiB", |b| {
+        b.iter(|| black_box(crc32c(black_box(&buf))))
+    });
     g.bench_function("read_verify_64MiB", |b| {
         b.iter(|| {
             let r = BundleReader::open(&prefix).unwrap();

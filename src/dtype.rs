@@ -87,7 +87,9 @@ impl DType {
     pub fn try_from_tf(code: i32) -> Result<DType> {
         DType::from_tf(code).ok_or_else(|| {
             if (101..=133).contains(&code) {
-                Error::corrupt(format!("reference dtype {code} cannot be stored in a checkpoint"))
+                Error::corrupt(format!(
+                    "reference dtype {code} cannot be stored in a checkpoint"
+                ))
             } else {
                 Error::unsupported(format!("unknown TF dtype code {code}"))
             }

@@ -16,7 +16,11 @@ pub fn decode_u64(buf: &[u8]) -> Result<(u64, usize)> {
             return Ok((value, i + 1));
         }
     }
-    Err(Error::corrupt(if buf.len() < 10 { "truncated varint" } else { "varint longer than 10 bytes" }))
+    Err(Error::corrupt(if buf.len() < 10 {
+        "truncated varint"
+    } else {
+        "varint longer than 10 bytes"
+    }))
 }
 
 /// Decodes a varint32 (LevelDB rejects values that need more than 5 bytes or 32 bits).

@@ -38,7 +38,10 @@ fn chunk_rank_mismatch_is_refused() {
     let msg = e.to_string();
     assert!(matches!(e, Error::Corrupt { .. }), "{msg}");
     assert!(msg.contains("layers/dense/vars/0"), "{msg}");
-    assert!(msg.contains("chunks of rank 2 for a dataspace of rank 1"), "{msg}");
+    assert!(
+        msg.contains("chunks of rank 2 for a dataspace of rank 1"),
+        "{msg}"
+    );
 }
 
 #[test]

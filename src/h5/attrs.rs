@@ -410,10 +410,18 @@ fn read_strings(
     what: &str,
 ) -> Result<Vec<Vec<u8>>> {
     let id = attr.id();
-    read_string_elements(ftype, space.id(), n, img.len() as u64, img, what, &|mem, buf| {
-        // SAFETY: `buf` has room for n elements of `mem` (sized by read_string_elements).
-        unsafe { h5a::H5Aread(id, mem, buf) }
-    })
+    read_string_elements(
+        ftype,
+        space.id(),
+        n,
+        img.len() as u64,
+        img,
+        what,
+        &|mem, buf| {
+            // SAFETY: `buf` has room for n elements of `mem` (sized by read_string_elements).
+            unsafe { h5a::H5Aread(id, mem, buf) }
+        },
+    )
 }
 
 /// A fixed-length string element as numpy shows it: NULLTERM up to the first NUL, NULLPAD

@@ -447,7 +447,9 @@ fn check_chunks(
     }
     let chunk = &dims[..rank];
     if chunk.contains(&0) {
-        return Err(Error::corrupt(format!("{what}: chunk shape {chunk:?} has a 0")));
+        return Err(Error::corrupt(format!(
+            "{what}: chunk shape {chunk:?} has a 0"
+        )));
     }
     let mut nchunks: u64 = 1;
     let mut elems: u64 = 1;

@@ -284,7 +284,10 @@ fn push_error(msg: &str) {
 /// Replays the object walk of libhdf5's `H5HG__cache_heap_deserialize` over the collection that
 /// starts `bytes` and refuses one on which that walk would not terminate or would leave the
 /// collection. Everything else is left to libhdf5's own checks.
-pub(crate) fn check_global_heap(bytes: &[u8], sizeof_size: usize) -> std::result::Result<(), String> {
+pub(crate) fn check_global_heap(
+    bytes: &[u8],
+    sizeof_size: usize,
+) -> std::result::Result<(), String> {
     if bytes.get(4) != Some(&GCOL_VERSION) {
         return Ok(()); // libhdf5 refuses other versions itself
     }

@@ -137,7 +137,10 @@ fn descriptor_type(desc: usize) -> Result<Hid> {
     )?;
     let tag = CString::new(TAG).map_err(|e| Error::unsupported(e.to_string()))?;
     // SAFETY: valid type; NUL-terminated tag (copied by libhdf5).
-    super::handle::check(unsafe { h5t::H5Tset_tag(t.id(), tag.as_ptr()) }, "H5Tset_tag")?;
+    super::handle::check(
+        unsafe { h5t::H5Tset_tag(t.id(), tag.as_ptr()) },
+        "H5Tset_tag",
+    )?;
     Ok(t)
 }
 
@@ -163,7 +166,9 @@ pub(crate) fn superblock(img: &[u8]) -> Option<(u64, usize, usize)> {
 }
 
 fn le(b: &[u8]) -> u64 {
-    b.iter().rev().fold(0u64, |acc, &x| (acc << 8) | u64::from(x))
+    b.iter()
+        .rev()
+        .fold(0u64, |acc, &x| (acc << 8) | u64::from(x))
 }
 
 /// The size of object `index` of the global heap collection at `at` in `img`, if there is one.
@@ -244,11 +249,9 @@ pub(crate) fn check_descriptors(
             .and_then(|at| heap_object_size(img, at, index, ss));
         match obj {
             Some(size) if size >= len => {}
-            Some(size) => {
-                return Err(Error::corrupt(format!(
-                    "{what}: string {i} declares {len} bytes but its global heap object holds {size}"
-                )))
-            }
+            Some(size) => return Err(Error::corrupt(format!(
+                "{what}: string {i} declares {len} bytes but its global heap object holds {size}"
+            ))),
             None => {
                 // Say why libhdf5 could not parse the collection, when we know.
                 let coll = usize::try_from(base.saturating_add(addr))
@@ -262,7 +265,7 @@ pub(crate) fn check_descriptors(
                 }
                 return Err(Error::corrupt(format!(
                     "{what}: string {i} points to no global heap object (collection {addr}, index {index})"
-                )))
+                )));
             }
         }
     }

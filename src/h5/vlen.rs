@@ -249,9 +249,11 @@ pub(crate) fn check_descriptors(
             .and_then(|at| heap_object_size(img, at, index, ss));
         match obj {
             Some(size) if size >= len => {}
-            Some(size) => return Err(Error::corrupt(format!(
+            Some(size) => {
+                return Err(Error::corrupt(format!(
                 "{what}: string {i} declares {len} bytes but its global heap object holds {size}"
-            ))),
+            )))
+            }
             None => {
                 // Say why libhdf5 could not parse the collection, when we know.
                 let coll = usize::try_from(base.saturating_add(addr))

@@ -399,3 +399,37 @@ def test_safetensors_overlapping_tensors_refused_at_open(tmp_path):
     with pytest.raises(ks.CorruptFileError, match="overlaps") as info:
         ks.open(path)
     assert str(path) in str(info.value)
+
+
+def test_npz_stored_members_are_zero_copy_and_crc_checked(tmp_path):
+    path = tmp_path / "w.npz"
+    a = np.arange(1000, dtype=np.float32)
+    f = np.asfortranarray(np.arange(6.0).reshape(2, 3))
+    np.savez(path, a=a, f=f)
+    with ks.open(str(path)) as store:
+        assert store.format == "npz"
+        first, second = store["a"], store["a"]
+        assert np.shares_memory(first, second)  # both view the memory map
+        assert not first.flags.writeable
+        np.testing.assert_array_equal(first, a)
+        np.testing.assert_array_equal(store["f"], f)
+        mine = store.get("a", copy=True)
+        assert mine.flags.writeable and not np.shares_memory(mine, first)
+    # A flipped data byte: found with verify (the default), not read around.
+    raw = bytearray(path.read_bytes())
+    raw[raw.index(a.tobytes()) + 100] ^= 0xFF
+    path.write_bytes(bytes(raw))
+    with ks.open(str(path)) as store:
+        with pytest.raises(ks.CorruptFileError, match="a.npy"):
+            store["a"]
+    with ks.open(str(path), verify=False) as store:
+        assert store["a"][25] != a[25]
+
+
+def test_npz_compressed_members_inflate(tmp_path):
+    path = tmp_path / "c.npz"
+    b = np.ones((300, 300))
+    np.savez_compressed(path, b=b)
+    with ks.open(str(path)) as store:
+        np.testing.assert_array_equal(store["b"], b)
+        assert not store["b"].flags.writeable

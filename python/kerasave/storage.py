@@ -42,8 +42,10 @@ import abc
 import base64
 import errno
 import json
+import io
 import os
 import zipfile
+import zlib
 from pathlib import Path
 from typing import Any, Callable, Iterator, Optional, Union
 
@@ -993,10 +995,10 @@ SAFETENSORS_MAX_HEADER = 100 << 20
 #: the source format, and base64 of a TF checkpoint's serialized object graph.
 ST_SOURCE_FORMAT = "kerasave.source_format"
 ST_OBJECT_GRAPH = "kerasave.object_graph"
-#: A zip member of an .npz may expand at most this much (Keras's rule for .keras members) ...
-NPZ_MAX_RATIO = 100
-#: ... unless it is at most this big.
-NPZ_RATIO_FLOOR = 256 << 20
+#: Largest ``.npy`` header dict read (numpy's own default limit); the bytes before it are the
+#: 6-byte magic, 2-byte version and a 2- or 4-byte length.
+NPY_MAX_HEADER = 10000
+_NPY_PREAMBLE = 12
 
 
 def _np_dtype(name: str) -> np.dtype:
@@ -1173,76 +1175,89 @@ class NpzStore(_TableStore):
     """A numpy ``.npz``: keys are the member names without ``.npy``; pickled members are refused
     (what ``np.load(allow_pickle=False)`` reads).
 
-    The zip is checked before numpy reads anything: stored/deflated members only, no member
-    expanding more than 100x beyond 256 MiB (a bomb), and each ``.npy`` header's shape x itemsize
-    must match the member's size. Members are read with a copy (they may be compressed), handed
-    out read-only; zipfile checks each CRC-32.
+    The zip goes through the same validated reader as ``.keras`` archives (no ``..`` or absolute
+    names, no duplicates, local and central headers agree, zip-bomb caps), and each ``.npy``
+    header's shape x itemsize must match its member's size. ``np.savez`` stores members
+    uncompressed, so those arrays are zero-copy views of the memory map; DEFLATED members
+    (``np.savez_compressed``) are inflated once per read. With ``verify`` a member's CRC-32 is
+    checked the first time it is read.
     """
 
     format = "npz"
 
-    def __init__(self, path: PathLike) -> None:
-        super().__init__(path)
-        path = self.path
-        try:
-            self._zip = zipfile.ZipFile(path)
-        except (zipfile.BadZipFile, EOFError, ValueError) as e:
-            raise CorruptFileError(f"{path}: not a valid .npz (zip): {e}") from None
-        try:
-            for info in self._zip.infolist():
-                if not info.is_dir():
-                    self._add_member(info)
-        except BaseException:
-            self._zip.close()
-            raise
+    def __init__(self, path: PathLike, verify: bool = True) -> None:
+        from kerasave import _core
 
-    def _add_member(self, info: zipfile.ZipInfo) -> None:
-        name = info.filename
+        super().__init__(path)
+        self._verify = verify
+        self._verified: set[str] = set()
+        try:
+            self._zip = _core.KerasArchive(os.fspath(self.path))
+        except CorruptFileError as e:
+            raise CorruptFileError(f"{self.path}: not a valid .npz (zip): {e}") from None
+        for name, method, _offset, _size, _compressed in self._zip.members():
+            if not name.endswith("/"):
+                self._add_member(name, method)
+
+    def _member_bytes(self, name: str) -> Any:
+        """The member's bytes: a read-only view of the map when STORED, else inflated bytes."""
+        if self._zip.stored_range(name) is not None:
+            if self._verify and name not in self._verified:
+                self._zip.verify(name)
+                self._verified.add(name)
+            return self._zip.view(name)
+        return self._zip.read(name, verify=self._verify)
+
+    def _add_member(self, name: str, method: str) -> None:
         where = f"{self.path}: member {name!r}"
         if not name.endswith(".npy"):
             raise UnsupportedFormatError(f"{where} is not a .npy array")
-        if info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
-            raise UnsupportedFormatError(f"{where}: compression method {info.compress_type}")
-        if info.file_size > max(NPZ_RATIO_FLOOR, NPZ_MAX_RATIO * info.compress_size):
-            raise CorruptFileError(
-                f"{where} declares {info.file_size} bytes from {info.compress_size} "
-                "compressed (a zip bomb)"
-            )
         key = name[: -len(".npy")]
-        if key in self._entries:
-            raise CorruptFileError(f"{where} appears twice")
+        info = self._zip.member_info(name)
+        size = info["size"]
+        head_len = _NPY_PREAMBLE + NPY_MAX_HEADER
+        if method == "stored":
+            head = self._zip.view(name)[:head_len].tobytes()
+        else:
+            # Inflate only the start of the member: the header, not the whole array.
+            with io.open(self.path, "rb") as f:  # `open` here is ks.open
+                f.seek(info["data_offset"])
+                compressed = f.read(min(info["compressed_size"], 2 * head_len + 1024))
+            try:
+                head = zlib.decompressobj(-zlib.MAX_WBITS).decompress(compressed, head_len)
+            except zlib.error as e:
+                raise CorruptFileError(f"{where}: bad DEFLATE data: {e}") from None
         try:
-            with self._zip.open(info) as f:
-                version = np.lib.format.read_magic(f)
-                if version == (1, 0):
-                    read_header = np.lib.format.read_array_header_1_0
-                elif version == (2, 0):
-                    read_header = np.lib.format.read_array_header_2_0
-                else:
-                    raise ValueError(f".npy format version {version} is not supported")
-                shape, fortran, dtype = read_header(f, max_header_size=10000)
-                header_len = f.tell()
-        except (ValueError, zipfile.BadZipFile, EOFError, OSError) as e:
+            f = io.BytesIO(head)
+            version = np.lib.format.read_magic(f)
+            if version == (1, 0):
+                read_header = np.lib.format.read_array_header_1_0
+            elif version == (2, 0):
+                read_header = np.lib.format.read_array_header_2_0
+            else:
+                raise ValueError(f".npy format version {version} is not supported")
+            shape, fortran, dtype = read_header(f, max_header_size=NPY_MAX_HEADER)
+            header_len = f.tell()
+        except (ValueError, EOFError) as e:
             raise CorruptFileError(f"{where}: bad .npy header: {e}") from None
         if dtype.hasobject:
             raise UnsupportedFormatError(f"{where} holds Python objects (pickle); refused")
         want = int(np.prod(shape, dtype=object)) * dtype.itemsize
-        if info.file_size - header_len != want:
+        if size - header_len != want:
             raise CorruptFileError(
                 f"{where}: shape {list(shape)} of {dtype} needs {want} bytes but the member "
-                f"holds {info.file_size - header_len}"
+                f"holds {size - header_len}"
             )
-        self._entries[key] = (dtype, tuple(shape), info)
+        self._entries[key] = (dtype, tuple(shape), name, header_len, fortran)
 
     def get(self, key: Key, copy: bool = False) -> np.ndarray:
         self._check_open()
-        info = self._entry(key)[2]
-        try:
-            with self._zip.open(info) as f:
-                arr = np.lib.format.read_array(f, allow_pickle=False)
-        except (ValueError, zipfile.BadZipFile, EOFError, OSError) as e:
-            raise CorruptFileError(f"{self.path}: member {info.filename!r}: {e}") from None
-        arr.flags.writeable = copy
+        dtype, shape, name, header_len, fortran = self._entry(key)
+        raw = np.frombuffer(self._member_bytes(name), dtype=np.uint8)[header_len:]
+        arr = raw.view(dtype).reshape(shape, order="F" if fortran else "C")
+        if copy:
+            return arr.copy(order="K")
+        arr.flags.writeable = False
         return arr
 
     @property
@@ -1251,7 +1266,8 @@ class NpzStore(_TableStore):
         return {"format": self.format, "members": len(self._entries)}
 
     def _close(self) -> None:
-        self._zip.close()
+        # Arrays handed out keep the map alive through their base.
+        self._zip = None
 
 
 def _safetensors_head(path: Path) -> bool:
@@ -1508,4 +1524,4 @@ register_store("keras_archive", _open_zip)
 register_store("keras_directory", lambda path, verify: KerasDirectoryStore(path))
 register_store("keras_weights_sharded", lambda path, verify: ShardedWeightsStore(path))
 register_store("safetensors", lambda path, verify: SafetensorsStore(path))
-register_store("npz", lambda path, verify: NpzStore(path))
+register_store("npz", lambda path, verify: NpzStore(path, verify))

@@ -8,6 +8,7 @@
 //! * [`bundle`]: the TF tensor bundle (checkpoint) format: the SSTable `.index`, the
 //!   `.data-SSSSS-of-NNNNN` shards, the `checkpoint` state file.
 //! * [`object_graph`]: `_CHECKPOINTABLE_OBJECT_GRAPH` and the object path <-> checkpoint key maps.
+//! * [`saved_model`]: SavedModel directories (object graph, signatures, Keras metadata).
 //! * `python` (feature `python`): thin PyO3 bindings, the only place that knows about Python.
 //!
 //! Every parser takes a byte slice and returns [`Error`]; nothing here panics on file data.
@@ -21,6 +22,7 @@ pub mod h5;
 pub mod io;
 pub mod object_graph;
 pub mod proto;
+pub mod saved_model;
 pub mod tensor;
 pub mod varint;
 

@@ -23,6 +23,8 @@ mod array;
 mod checkpoint;
 mod errors;
 mod h5;
+mod saved_model;
+mod saved_model_writer;
 mod writer;
 
 use pyo3::prelude::*;
@@ -36,5 +38,7 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
     checkpoint::register(m)?;
     h5::register(m)?;
     archive::register(m)?;
+    saved_model::register(m)?;
+    saved_model_writer::register(m)?;
     Ok(())
 }

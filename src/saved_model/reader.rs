@@ -1,0 +1,1 @@
+//! Decoding SavedModel directories (see the module docs).

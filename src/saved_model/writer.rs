@@ -1,0 +1,1 @@
+//! Encoding function-free SavedModels (see the module docs).

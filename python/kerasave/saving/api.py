@@ -124,6 +124,10 @@ def save_weights(model: Any, filepath: Any, max_shard_size: Optional[float] = No
 
         tensors = {key: v.numpy() for key, v in tf_checkpoint_keys(model).items()}
         return save_checkpoint(path, tensors, update_state=True)
+    if path.endswith((".h5", ".hdf5")) and not path.endswith(".weights.h5"):
+        # tf_keras's save_weights("x.h5"): the legacy layout at the file root (§3.2).
+        tensors, layer_attrs = _legacy_weight_tensors(model, "")
+        return save_tensors(path, tensors, format="legacy_h5_weights", attrs=layer_attrs)
     tensors, attrs = keras_archive.gather_tensors(model)
     attrs = {f"/{k}": v for k, v in attrs.items()}
     size = None if max_shard_size is None else float(max_shard_size) * (1 << 30)
@@ -184,6 +188,22 @@ def _legacy_records(config: Any) -> Any:
     return config
 
 
+def _legacy_weight_tensors(model: Any, root: str) -> Any:
+    """Tensors and ``layer_names``/``weight_names`` attributes of the legacy H5 layout under
+    ``root`` ("model_weights" in a full-model file, "" for ``save_weights("x.h5")``)."""
+    base = f"{root}/" if root else ""
+    tensors: Dict[str, Any] = {}
+    attrs: Dict[str, Dict[str, Any]] = {
+        f"/{root}": {"layer_names": [layer.name for layer in model.layers]}}
+    for layer in model.layers:
+        names = []
+        for w in legacy_h5.legacy_weights(layer):
+            names.append(w.path)
+            tensors[f"{base}{layer.name}/{w.path}"] = w.numpy()
+        attrs[f"/{base}{layer.name}"] = {"weight_names": names}
+    return tensors, attrs
+
+
 def _save_legacy_h5(model: Any, path: str) -> str:
     from kerasave import save_tensors
 
@@ -192,15 +212,7 @@ def _save_legacy_h5(model: Any, path: str) -> str:
     model_config = {"class_name": record.get("registered_name") or record["class_name"]
                     if record.get("module") is None else record["class_name"],
                     "config": _legacy_records(record["config"])}
-    tensors: Dict[str, Any] = {}
-    attrs: Dict[str, Dict[str, Any]] = {
-        "/model_weights": {"layer_names": [layer.name for layer in model.layers]}}
-    for layer in model.layers:
-        names = []
-        for w in legacy_h5.legacy_weights(layer):
-            names.append(w.path)
-            tensors[f"model_weights/{layer.name}/{w.path}"] = w.numpy()
-        attrs[f"/model_weights/{layer.name}"] = {"weight_names": names}
+    tensors, attrs = _legacy_weight_tensors(model, "model_weights")
     metadata: Dict[str, Any] = {}
     compile_config = model.get_compile_config() if hasattr(model, "get_compile_config") \
         else None
@@ -271,13 +283,14 @@ def _load_tf_checkpoint(model: Any, store: Any, skip_mismatch: bool = False) -> 
     import numpy as np
 
     keys = set(store)
+    missing = []
     for key, var in tf_checkpoint_keys(model).items():
         if key not in keys:
-            msg = f"checkpoint has no value for {var.path} (key {key!r})"
-            if skip_mismatch:
-                warnings.warn(msg, stacklevel=3)
-                continue
-            raise ValueError(msg)
+            # tf_keras restores checkpoints object by object: a variable the checkpoint lacks
+            # keeps its value without error (the saving guide's transfer-learning example
+            # loads a checkpoint of the model's first layers this way).
+            missing.append(f"{var.path} (key {key!r})")
+            continue
         value = store[key]
         if tuple(np.shape(value)) != var.shape:
             msg = (f"shape mismatch for {var.path}: model {var.shape}, checkpoint "
@@ -287,3 +300,7 @@ def _load_tf_checkpoint(model: Any, store: Any, skip_mismatch: bool = False) -> 
                 continue
             raise ValueError(msg)
         var.assign(value)
+    if missing:
+        warnings.warn(f"{store.path}: no value for "
+                      f"{len(missing)} variable(s), left as they were: {', '.join(missing)}",
+                      stacklevel=3)

@@ -110,6 +110,9 @@ WRITE_FORMATS = ("tf_checkpoint", "keras_weights_h5", "keras_weights_sharded", "
                  "npz")
 
 
+#: Formats only a model-level conversion writes (``--format``).
+MODEL_ONLY_FORMATS = ("keras_archive", "legacy_h5_model", "saved_model")
+
 #: Keras 3 weight layouts (``layers/<name>/vars/<i>``): their group attributes carry over.
 _KERAS3_WEIGHTS = ("keras_weights_h5", "keras_weights_sharded")
 _KERAS3_MODELS = ("keras_archive",)
@@ -315,13 +318,72 @@ def convert(src: str, dst: str, fmt: Optional[str] = None, *,
             "tensors": len(tensors), "bytes": written, "skipped": skipped}
 
 
+def _refuse_source_overwrite(src: str, dst: str, fmt: str) -> None:
+    """Raises UsageError when writing ``dst`` would replace a file of ``src``."""
+    with kerasave.open(src, verify=False) as store:
+        ours = _source_files(store, src)
+    for out in _dest_files(fmt, dst) + [Path(dst)]:
+        if _identity(out) in ours:
+            raise UsageError(f"refusing to overwrite the source: {out} is part of {src}")
+
+
+def convert_model(src: str, dst: str, fmt: Optional[str] = None, *,
+                  config: Optional[str] = None, unsafe: bool = False,
+                  max_shard_size: Optional[int] = None, progress: bool = True) -> dict[str, Any]:
+    """Model-level conversion (see :mod:`kerasave._model_convert`): rebuilds the model of
+    ``src`` (or ``config`` + the weights of ``src``), saves it as ``dst`` and reads it back.
+
+    Raises:
+        UsageError: No architecture, an impossible destination, or ``dst`` is ``src``.
+    """
+    from kerasave import _model_convert as mc
+
+    try:
+        out_fmt = mc.dest_format(dst, fmt)
+        if Path(dst).is_dir() and out_fmt != "saved_model":
+            raise UsageError(f"{dst} is a directory; give a file name")
+        _refuse_source_overwrite(src, dst, out_fmt)
+        if config is not None and Path(config).exists() and _identity(Path(dst)) is not None \
+                and _identity(Path(dst)) == _identity(Path(config)):
+            raise UsageError(f"refusing to overwrite the --config file {config}")
+        return mc.convert_model(src, dst, fmt, config=config, unsafe=unsafe,
+                                max_shard_size=max_shard_size, progress=progress)
+    except mc.ModelConvertError as e:
+        raise UsageError(str(e)) from None
+
+
+def _wants_model(args: argparse.Namespace) -> bool:
+    from kerasave._model_convert import is_model_destination
+
+    return bool(args.config or args.model or args.unsafe
+                or is_model_destination(args.dst, args.format))
+
+
 def cmd_convert(args: argparse.Namespace) -> int:
-    """``kerasave convert SRC DST [--format F] [--max-shard-size BYTES]``."""
+    """``kerasave convert SRC DST [--format F] [--max-shard-size BYTES] [--config C] [--model]
+    [--unsafe]``: tensor-level by default, model-level for model destinations or with
+    ``--config`` / ``--model``."""
     start = time.perf_counter()
     try:
-        result = convert(args.src, args.dst, args.format, max_shard_size=args.max_shard_size)
+        if _wants_model(args):
+            model_result = convert_model(args.src, args.dst, args.format, config=args.config,
+                                         unsafe=args.unsafe,
+                                         max_shard_size=args.max_shard_size)
+        else:
+            result = convert(args.src, args.dst, args.format, max_shard_size=args.max_shard_size)
     except UsageError as e:
         return _fail(str(e), EXIT_USAGE)
+    if _wants_model(args):
+        r = model_result
+        elapsed = time.perf_counter() - start
+        s = r["seconds"]
+        checked = f", read back and checked in {s['check']:.3f}s" if "check" in s else ""
+        print(
+            f"wrote {r['path']}: {r['format']}, {r['model']}, {r['weights']} weights, "
+            f"{human_bytes(r['bytes'])} (from {r['source_format']} via {r['how']}); loaded in "
+            f"{s['load']:.3f}s, saved in {s['save']:.3f}s{checked}; {elapsed:.3f}s in all"
+        )
+        return EXIT_OK
     elapsed = time.perf_counter() - start
     print(
         f"wrote {result['path']}: {result['format']}, {result['tensors']} tensors, "
@@ -672,14 +734,24 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "convert",
         help="copy every tensor into a TF checkpoint, .weights.h5, .weights.json, .safetensors "
-        "or .npz (native keys kept)",
+        "or .npz (native keys kept), or convert a model (.h5 or checkpoint + --config -> "
+        ".keras, .keras -> .h5, ...)",
     )
     p.add_argument("src", help="any readable artifact (also .safetensors and .npz)")
     p.add_argument("dst", help="output file, or a prefix for a TF checkpoint; never SRC")
-    p.add_argument("--format", choices=WRITE_FORMATS,
+    p.add_argument("--format", choices=WRITE_FORMATS + MODEL_ONLY_FORMATS,
                    help="output format (default: from DST's suffix; none = tf_checkpoint)")
     p.add_argument("--max-shard-size", type=int, metavar="BYTES",
                    help="shard size for tf_checkpoint and keras_weights_sharded")
+    p.add_argument("--config", metavar="MODEL",
+                   help="architecture for a source that has none (a TF checkpoint, weights "
+                   "file): a model.to_json() file, a config.json, or a .keras/.h5 model; "
+                   "implies a model conversion")
+    p.add_argument("--model", action="store_true",
+                   help="convert through the model (load_model + save) even when DST is a "
+                   "weights format; automatic for .keras, .h5 and SavedModel destinations")
+    p.add_argument("--unsafe", action="store_true",
+                   help="turn safe mode off (allow Lambda bytecode); only for files you trust")
     p.set_defaults(func=cmd_convert)
 
     p = sub.add_parser("diff", help="tensors that differ between two artifacts, by key "

@@ -164,3 +164,19 @@ class ArchiveWriter:
     def abort(self) -> None: ...
     def __enter__(self) -> ArchiveWriter: ...
     def __exit__(self, exc_type: Any, exc: Any = None, tb: Any = None) -> bool: ...
+
+# --- SavedModel (src/python/saved_model.rs) -------------------------------------------------
+
+def read_saved_model(path: PathLike) -> dict[str, Any]:
+    """Decodes a SavedModel directory (or its saved_model.pb) without tensor data.
+
+    Keys: schema_version, tags, tensorflow_version, tensorflow_git_version, signatures
+    ({sig: {method_name, inputs, outputs: {key: {name, dtype, shape | None}}}}), nodes
+    ([{id, kind, children [(local_name, id)], slot_variables [(orig_id, slot_name, slot_id)],
+    identifier, registered_name, variable {name, dtype, shape, trainable, synchronization,
+    aggregation} | None, checkpoint_key | None}]), function_library, concrete_functions,
+    asset_files, keras_metadata (None | [{node_id, node_path, identifier, metadata, version}]),
+    fingerprint (None | {saved_model_checksum, graph_def_program_hash, signature_def_hash,
+    saved_object_graph_hash, checkpoint_hash, uuid, producer}).
+    """
+    ...

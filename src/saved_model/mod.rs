@@ -8,3 +8,8 @@
 
 pub mod reader;
 pub mod writer;
+
+pub use reader::{
+    parse_fingerprint, parse_keras_metadata, parse_saved_model, read_saved_model, Fingerprint,
+    KerasNode, Node, NodeKind, SavedModelInfo, Signature, TensorSpec, VariableSpec,
+};

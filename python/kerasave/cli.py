@@ -9,7 +9,9 @@
                                      .weights.h5, sharded .weights.json, .safetensors or .npz
     kerasave diff A B [--by-order]   tensors that differ, by key (or by position in the model's
                                      weight order); exit 0 = equal, 1 = different
-    kerasave demo                    a tour on the bundled sample checkpoint
+    kerasave demo [--out DIR]        a tour on a bundled sample model written by Keras 3: load,
+                                     summary, predict, every format written and reloaded,
+                                     timings; then a Keras 2 checkpoint migrated to .keras
 
 PATH / SRC / A / B: anything ``ks.open`` reads (``.keras``, ``.weights.h5``, ``.weights.json``,
 legacy ``.h5``, TF checkpoints, SavedModels, ``.safetensors``, ``.npz``). Reading is ``ks.open``,
@@ -50,8 +52,10 @@ EXIT_USAGE = 2
 #: ``diff``: the artifacts differ (1, like ``diff(1)`` and ``cmp``).
 EXIT_DIFFERENT = 1
 
-#: Where the bundled sample lives (filled by the fixtures script).
+#: The bundled tf_keras checkpoint (tests/data/make_tf_fixtures.py writes it).
 DEMO_DIR = Path(__file__).parent / "data" / "demo"
+#: The bundled sample model written by Keras 3 (tools/make_demo_model.py writes it).
+SAMPLE_DIR = Path(__file__).parent / "data" / "sample"
 
 
 def _key_text(key: Any) -> str:
@@ -622,91 +626,238 @@ def _find_demo() -> Optional[Path]:
     return None
 
 
-def cmd_demo(args: argparse.Namespace) -> int:
-    """``kerasave demo``: a tour on the bundled sample checkpoint."""
-    from kerasave import checkpoint as ckpt
+def _find_sample() -> Optional[Path]:
+    if (SAMPLE_DIR / "sample.keras").is_file() and (SAMPLE_DIR / "sample_io.npz").is_file():
+        return SAMPLE_DIR
+    return None
+
+
+def _ms(seconds: float) -> str:
+    return f"{seconds * 1e3:.1f} ms"
+
+
+def _disk_size(path: Path) -> int:
+    """Bytes of a file, a directory, a sharded ``.weights.json`` or a checkpoint prefix."""
+    if path.is_dir():
+        return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+    if path.is_file() and not path.name.endswith(".weights.json"):
+        return path.stat().st_size
+    if path.name.endswith(".weights.json"):
+        stem = path.name[: -len(".weights.json")]
+        return path.stat().st_size + sum(p.stat().st_size
+                                         for p in path.parent.glob(stem + "_*.weights.h5"))
+    return sum(p.stat().st_size for p in path.parent.glob(path.name + ".*"))
+
+
+def _same_weights(a: Sequence[Any], b: Sequence[Any]) -> bool:
+    """Same count, and every weight equal in dtype, shape and bits."""
+    if len(a) != len(b):
+        return False
+    for wa, wb in zip(a, b):
+        x, y = np.asarray(wa), np.asarray(wb)
+        if x.dtype != y.dtype or x.shape != y.shape or x.tobytes() != y.tobytes():
+            return False
+    return True
+
+
+def _is_file_view(arr: Any) -> bool:
+    """Whether ``arr`` is (a view of) a memory-mapped file's bytes."""
     from kerasave._core import MappedBuffer
 
+    base = np.asarray(arr).base
+    while isinstance(base, np.ndarray):
+        base = base.base
+    return isinstance(base, MappedBuffer)
+
+
+def _zero_copy_count(model: Any) -> int:
+    return sum(_is_file_view(w.numpy()) for w in model.weights)
+
+
+def _saved_model_supported() -> bool:
+    from kerasave._model_convert import saved_model_supported
+
+    return saved_model_supported()
+
+
+def _demo_tour(sample: Path, work: Path, out: TextIO) -> bool:
+    """The sample-model part of ``kerasave demo``; True when every check passed."""
+    from kerasave._model_convert import _build
+    from kerasave.saving.api import load_model
+    from kerasave.saving.keras_archive import load_from_store
+
+    ok = True
+    src = sample / "sample.keras"
+    out.write(f"== 1. ks.models.load_model({str(src)!r})\n")
+    out.write("   (a functional CNN saved by Keras 3.15.1; regenerate with tools/make_demo_model.py)\n")
+    t0 = time.perf_counter()
+    model = load_model(src)
+    t_load = time.perf_counter() - t0
+    weights = [np.asarray(w.numpy()) for w in model.weights]
+    nbytes = sum(w.nbytes for w in weights)
+    views = _zero_copy_count(model)
+    out.write(f"loaded in {_ms(t_load)}: {len(weights)} weights ({human_bytes(nbytes)}), "
+              f"{views} of them read-only views of the memory-mapped file (no copy)\n\n")
+
+    out.write("== 2. model.summary()\n")
+    model.summary(print_fn=lambda line: out.write(line + "\n"))
+    out.write("\n")
+
+    out.write("== 3. predict, against the output Keras recorded for the same input\n")
+    with kerasave.open(sample / "sample_io.npz") as io:
+        x = np.array(io["x"])
+        expected = np.array(io["y"])
+    t0 = time.perf_counter()
+    y = np.asarray(model.predict(x))
+    t_predict = time.perf_counter() - t0
+    worst = float(np.max(np.abs(y - expected))) if y.shape == expected.shape else float("inf")
+    match = y.shape == expected.shape and worst <= 1e-5 and \
+        (y.argmax(axis=-1) == expected.argmax(axis=-1)).all()
+    ok &= bool(match)
+    out.write(f"input {list(x.shape)} -> output {list(y.shape)} in {_ms(t_predict)}; "
+              f"max |kerasave - Keras| = {worst:.2e} (tolerance 1e-5): "
+              f"{'MATCH' if match else 'MISMATCH'}\n")
+    out.write(f"classes: kerasave {y.argmax(axis=-1).tolist()}, Keras "
+              f"{expected.argmax(axis=-1).tolist()}\n\n")
+
+    out.write("== 4. convert to every format, reload, compare\n")
+    config = json.loads(model.to_json())
+
+    def fresh() -> Any:
+        return _build(config, safe_mode=True)
+
+    def via_weights(path: Path) -> Any:
+        m = fresh()
+        m.load_weights(path)
+        return m
+
+    def via_tensors(path: Path) -> Any:
+        m = fresh()
+        with kerasave.open(path) as store:
+            load_from_store(m, store)
+        return m
+
+    def tensors_of(path: Path) -> Any:
+        return lambda: convert(str(src), str(path), progress=False)
+
+    rows: list[tuple[str, str, Any, Any]] = [
+        (".keras", "sample.keras", lambda p: model.save(p), load_model),
+        ("legacy .h5", "sample.h5", lambda p: model.save(p), load_model),
+        (".weights.h5", "sample.weights.h5", lambda p: model.save_weights(p), via_weights),
+        (".weights.json (sharded)", "sample.weights.json",
+         lambda p: model.save_weights(p, max_shard_size=8192 / (1 << 30)), via_weights),
+        ("TF checkpoint", "ckpt/sample", lambda p: model.save_weights(p), via_weights),
+        ("safetensors", "sample.safetensors", lambda p: tensors_of(p)(), via_tensors),
+        (".npz", "sample.npz", lambda p: tensors_of(p)(), via_tensors),
+    ]
+    if _saved_model_supported():
+        rows.append(("SavedModel", "saved_model",
+                     lambda p: model.save(p, save_format="tf"), load_model))
+    else:
+        out.write("(SavedModel: this build cannot write SavedModels yet; left out)\n")
+    table = []
+    for label, name, write, reload in rows:
+        path = work / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            t0 = time.perf_counter()
+            write(path)
+            t_write = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            again = reload(path)
+            t_reload = time.perf_counter() - t0
+            same = _same_weights(weights, [w.numpy() for w in again.weights])
+            same_y = np.array_equal(np.asarray(again.predict(x)), y)
+            table.append((label, str(path.relative_to(work)), human_bytes(_disk_size(path)),
+                          _ms(t_write), _ms(t_reload),
+                          f"{_zero_copy_count(again)}/{len(again.weights)}",
+                          "equal" if same else "DIFFERENT", "equal" if same_y else "DIFFERENT"))
+            ok &= same and same_y
+        except Exception as e:  # a failing format is reported, and the tour goes on
+            ok = False
+            table.append((label, name, "-", "-", "-", "-", f"FAILED: {type(e).__name__}: {e}",
+                          "-"))
+    headers = ("format", "file", "size", "write", "reload", "zero-copy", "weights", "predict")
+    widths = [max(len(h), *(len(r[i]) for r in table)) for i, h in enumerate(headers)]
+    widths[6] = max(len(headers[6]), 9)
+    for cells in [headers, tuple("-" * w for w in widths), *table]:
+        out.write("  ".join(f"{c:<{w}}" for c, w in zip(cells, widths)).rstrip() + "\n")
+    out.write("weights: every reloaded weight bit-identical to the loaded model's; predict: "
+              "identical outputs; zero-copy: weights that are views of the file\n\n")
+
+    out.write("== 5. timings\n")
+    out.write(f"load_model {_ms(t_load)}, predict {_ms(t_predict)} ({x.shape[0]} images); "
+              "writes and reloads in the table above\n\n")
+    return ok
+
+
+def _demo_checkpoint(demo: Path, work: Path, out: TextIO) -> bool:
+    """The Keras 2 part of ``kerasave demo``: a tf_keras checkpoint migrated to ``.keras`` and
+    rewritten byte for byte. True when every check passed."""
+    from kerasave import checkpoint as ckpt
+    from kerasave._model_convert import convert_model as model_convert
+
+    ok = True
+    out.write(f"== 6. Keras 2 -> 3: the tf_keras checkpoint in {demo}\n")
+    with kerasave.open(demo) as store:
+        t0 = time.perf_counter()
+        store.verify()
+        out.write(f"{store.format}: {len(store)} tensors, every CRC32C verified in "
+                  f"{_ms(time.perf_counter() - t0)}\n")
+        keys = _ordered_keys(store)
+        arrays = {k: store[k] for k in keys}
+        prefix = str(work / "rewritten" / "ckpt")
+        ckpt.save_checkpoint(prefix, arrays)
+        for suffix in (".index", ".data-00000-of-00001"):
+            original = Path(store.metadata["prefix"] + suffix)
+            same_bytes = original.read_bytes() == Path(prefix + suffix).read_bytes()
+            ok &= same_bytes
+            verdict = "byte-identical to" if same_bytes else "DIFFERENT from"
+            out.write(f"rewritten with ks.checkpoint.save_checkpoint: {original.name} "
+                      f"{verdict} the file TensorFlow wrote\n")
+    config = demo / "model.json"
+    if config.is_file():
+        dst = work / "migrated.keras"
+        r = model_convert(str(demo), str(dst), config=str(config), progress=False)
+        out.write(f"kerasave convert {demo.name}/ migrated.keras --config model.json: "
+                  f"{r['model']}, {r['weights']} weights, read back equal "
+                  f"({_ms(sum(r['seconds'].values()))}); Keras 3 cannot read this checkpoint "
+                  "itself\n")
+    return ok
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """``kerasave demo [--out DIR]``: the tour of a sample model written by real Keras (load,
+    summary, predict against Keras's output, every format written and reloaded, timings) and of
+    a Keras 2 checkpoint. Exit 0 only if every check matched."""
+    sample = _find_sample()
     demo = _find_demo()
-    if demo is None:
+    if sample is None:
         return _fail(
-            f"the bundled demo checkpoint is missing (looked in {DEMO_DIR}); this installation "
-            "was built without kerasave/data/demo",
+            f"the bundled sample model is missing (looked in {SAMPLE_DIR}); this installation "
+            "was built without kerasave/data/sample",
             EXIT_USAGE,
         )
     out = sys.stdout
-    out.write(f"== 1. ks.open({str(demo)!r})\n")
-    t0 = time.perf_counter()
-    store = kerasave.open(demo)
-    out.write(f"opened as {store.format!r} in {(time.perf_counter() - t0) * 1e3:.2f} ms\n\n")
-
-    out.write("== 2. inspect\n")
-    info = _describe(store)
-    _print_inspect(info, out)
-    out.write("\n")
-
-    out.write("== 3. verify (every CRC32C and structural rule)\n")
-    t0 = time.perf_counter()
-    store.verify()
-    out.write(f"OK in {(time.perf_counter() - t0) * 1e3:.2f} ms\n\n")
-
-    out.write("== 4. read every tensor, zero-copy\n")
-    # The order the data was written in (TF: object-graph BFS order, the graph last), so that
-    # the copy below can be compared byte for byte.
-    keys = _ordered_keys(store)
-    arrays: dict[Any, np.ndarray] = {}
-    t0 = time.perf_counter()
-    with Progress(len(keys), "reading") as bar:
-        for key in keys:
-            arrays[key] = store[key]
-            bar.update()
-    elapsed = time.perf_counter() - t0
-    views = [a for a in arrays.values() if isinstance(a.base, MappedBuffer)]
-    nbytes = sum(a.nbytes for a in views)
-    out.write(
-        f"{len(arrays)} tensors in {elapsed * 1e3:.2f} ms; {len(views)} are read-only views of the "
-        f"memory-mapped data file ({human_bytes(nbytes)}, no copy), the rest are strings\n"
-    )
-    if views:
-        a = views[0]
-        out.write(
-            f"e.g. dtype={a.dtype} shape={a.shape} writeable={a.flags.writeable} "
-            f"aligned={a.flags.aligned} base={a.base!r}\n"
-        )
-    out.write("\n")
-
-    out.write("== 5. write a copy with ks.checkpoint.save_checkpoint, reopen and compare\n")
-    tmp = tempfile.mkdtemp(prefix="kerasave-demo-")
-    try:
-        prefix = os.path.join(tmp, "copy", "ckpt")
-        t0 = time.perf_counter()
-        ckpt.save_checkpoint(prefix, arrays)
-        out.write(f"wrote {prefix} in {(time.perf_counter() - t0) * 1e3:.2f} ms\n")
-        with kerasave.open(prefix) as copy:
-            copy.verify()
-            same = sum(_difference(arrays[k], copy[k]) is None for k in keys if k in copy)
-            out.write(f"reopened: {same}/{len(keys)} tensors identical\n")
-        for suffix in (".index", ".data-00000-of-00001"):
-            original = Path(store.metadata["prefix"] + suffix)
-            if original.is_file():
-                same_bytes = original.read_bytes() == Path(prefix + suffix).read_bytes()
-                verdict = "byte-identical to" if same_bytes else "different from"
-                out.write(f"{original.name}: {verdict} the file TensorFlow wrote\n")
-        out.write("\n")
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-    out.write("== 6. object graph\n")
-    graph = store.object_graph() if hasattr(store, "object_graph") else None
-    if graph is None:
-        out.write("(no object graph)\n")
+    if args.out is not None:
+        work = Path(args.out)
+        work.mkdir(parents=True, exist_ok=True)
+        cleanup = False
     else:
-        out.write(_graph_text(graph.summary()) + "\n")
-        for node, attribute in graph.attributes():
-            path = "/".join(node.path) if node.path is not None else f"<node {node.id}>"
-            out.write(f"  {path:<40} {attribute.full_name:<32} -> {attribute.checkpoint_key}\n")
-    store.close()
-    return EXIT_OK
+        work = Path(tempfile.mkdtemp(prefix="kerasave-demo-"))
+        cleanup = True
+    try:
+        start = time.perf_counter()
+        ok = _demo_tour(sample, work, out)
+        if demo is not None:
+            ok &= _demo_checkpoint(demo, work, out)
+        where = f"files kept in {work}" if not cleanup else "temporary files removed"
+        out.write(f"\n{'ALL CHECKS PASSED' if ok else 'SOME CHECKS FAILED'} in "
+                  f"{time.perf_counter() - start:.2f} s ({where})\n")
+    finally:
+        if cleanup:
+            shutil.rmtree(work, ignore_errors=True)
+    return EXIT_OK if ok else EXIT_CORRUPT
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -728,7 +879,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", help="file, directory or checkpoint prefix")
     p.set_defaults(func=cmd_verify)
 
-    p = sub.add_parser("demo", help="a tour on the bundled sample checkpoint")
+    p = sub.add_parser("demo", help="a tour on a bundled sample model written by Keras: load, "
+                       "predict, convert to every format, reload, timings (exit 0 = all matched)")
+    p.add_argument("--out", metavar="DIR", help="keep the converted files in DIR (default: a "
+                   "temporary directory, removed afterwards)")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser(

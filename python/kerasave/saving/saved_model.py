@@ -1,0 +1,580 @@
+"""tf_keras SavedModel directories: ``model.save(dir, save_format="tf")`` and
+``load_model(dir)``.
+
+Writing (function-free, tf_formats.md §5.6–5.7; keras_formats.md §4)::
+
+    dir/saved_model.pb         SavedObjectGraph in tf_keras layout, no functions or signatures
+    dir/keras_metadata.pb      one node per Layer: Keras 2 config + build shape (json_utils)
+    dir/variables/variables.{index,data-00000-of-00001}
+                               the variables, keyed by the object graph's BFS paths, with a
+                               _CHECKPOINTABLE_OBJECT_GRAPH that mirrors it node for node
+
+The object tree is the tf_keras one (:func:`tf_keras_children`): a Functional/Sequential model
+lists ``layer_with_weights-<j>`` then ``layer-<i>`` for each of ``model.layers``; other layers list
+their variables (tf_keras names) and their sublayers by attribute (lists and dicts become
+``trackable_list_wrapper`` / ``trackable_dict_wrapper`` nodes). The same tree gives the TF
+checkpoint keys of ``save_weights("prefix")`` (:func:`kerasave.saving.api.tf_checkpoint_keys`).
+
+Loading rebuilds the model from the root metadata's ``model_config`` (tf_keras's
+``json_utils`` encodings undone) and assigns every variable by walking the stored object graph
+from the root in step with the model's tree, reading each variable node's ``checkpoint_key``:
+no name guessing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+from typing import Any, Dict, Iterator, List, Optional, Tuple
+
+import numpy as np
+
+__all__ = ["keras2_config", "load_saved_model", "save_saved_model", "tf_keras_children"]
+
+#: The tf_keras version whose SavedModel layout the writer follows (metadata ``keras_version``).
+TF_KERAS_LAYOUT_VERSION = "2.21.0"
+_TF_VERSION = "2.21.0"
+
+
+# -- the tf_keras object tree ---------------------------------------------------------------
+
+class _Wrapper:
+    """A ``trackable_list_wrapper`` / ``trackable_dict_wrapper`` node (a layer attribute that
+    holds a list or dict of sublayers)."""
+
+    def __init__(self, identifier: str, children: List[Tuple[str, Any]]) -> None:
+        self.identifier = identifier
+        self.children = children
+
+
+def _graph_layers(model: Any) -> Optional[List[Any]]:
+    """``model.layers`` for Functional/Sequential models (tf_keras's ``layer-<i>`` order), else
+    None. Functional-API subclasses count as graph networks (their inner graph's layers)."""
+    from kerasave.models.model import Functional, Sequential
+
+    if isinstance(model, (Functional, Sequential)) or \
+            getattr(model, "_functional", None) is not None:
+        return list(model.layers)
+    return None
+
+
+def tf_keras_children(obj: Any) -> List[Tuple[str, Any]]:
+    """The children tf_keras's ``_trackable_children()`` gives a layer, in order.
+
+    Args:
+        obj: A layer, a model or a list/dict wrapper from an earlier call.
+
+    Returns:
+        ``[(local_name, child)]``; a child is a layer, a :class:`Variable` or a wrapper node.
+        Local names are unescaped (``"a/b"`` is one name).
+    """
+    from kerasave.layers.base import Layer
+
+    if isinstance(obj, _Wrapper):
+        return obj.children
+    layers = _graph_layers(obj)
+    if layers is not None:
+        out: List[Tuple[str, Any]] = []
+        j = 0
+        for i, layer in enumerate(layers):
+            if layer.weights:
+                out.append((f"layer_with_weights-{j}", layer))
+                j += 1
+            out.append((f"layer-{i}", layer))
+        return out
+    rename = getattr(obj, "_TF_CKPT_NAMES", {})
+    out = [(rename.get(v.name, v.name), v) for v in obj._own_variables()]
+    for attr, value in getattr(obj, "_tracked", {}).items():
+        attr = rename.get(attr, attr)
+        if isinstance(value, (list, tuple)):
+            items = [(str(i), v) for i, v in enumerate(value) if isinstance(v, Layer)]
+            if items:
+                out.append((attr, _Wrapper("trackable_list_wrapper", items)))
+        elif isinstance(value, dict):
+            items = [(str(k), v) for k, v in value.items() if isinstance(v, Layer)]
+            if items:
+                out.append((attr, _Wrapper("trackable_dict_wrapper", items)))
+        elif isinstance(value, Layer):
+            out.append((attr, value))
+    return out
+
+
+def walk_tree(root: Any) -> Iterator[Tuple[List[str], Any]]:
+    """Breadth-first walk of the tf_keras tree: ``(path, object)`` for each object once, at the
+    first (shortest) path that reaches it, as TF's checkpoint key derivation does."""
+    seen = {id(root)}
+    queue: List[Tuple[List[str], Any]] = [([], root)]
+    while queue:
+        path, obj = queue.pop(0)
+        yield path, obj
+        if _is_variable(obj):
+            continue
+        for name, child in tf_keras_children(obj):
+            if id(child) not in seen:
+                seen.add(id(child))
+                queue.append((path + [name], child))
+
+
+def _is_variable(obj: Any) -> bool:
+    from kerasave.layers.base import Variable
+
+    return isinstance(obj, Variable)
+
+
+# -- Keras 3 config -> Keras 2 (tf_keras) config --------------------------------------------
+
+#: Keys Keras 3 writes that tf_keras constructors reject, dropped when they hold the default.
+_K3_ONLY_DEFAULTS: Dict[str, Dict[str, Any]] = {
+    "Dense": {"quantization_config": None, "lora_rank": None, "lora_alpha": None},
+    "EinsumDense": {"quantization_config": None, "lora_rank": None, "lora_alpha": None},
+    "Embedding": {"quantization_config": None, "lora_rank": None, "lora_alpha": None},
+    "LayerNormalization": {"rms_scaling": False},
+    "MultiHeadAttention": {"seed": None, "use_gate": False, "sliding_window": None},
+    "LSTM": {"seed": None}, "GRU": {"seed": None}, "SimpleRNN": {"seed": None},
+    "LSTMCell": {"seed": None}, "GRUCell": {"seed": None}, "SimpleRNNCell": {"seed": None},
+    "SpatialDropout1D": {"data_format": None}, "SpatialDropout2D": {"data_format": None},
+}
+_INITIALIZER_K3_ONLY = {"input_axes": None, "output_axes": None}
+
+
+def _is_record(x: Any) -> bool:
+    return isinstance(x, dict) and "class_name" in x and "config" in x
+
+
+def _dtype2(x: Any) -> Any:
+    """A Keras 3 ``DTypePolicy`` record -> tf_keras's dtype (a name, or a ``Policy`` record
+    for mixed precision)."""
+    if _is_record(x) and x.get("class_name") in ("DTypePolicy", "FloatDTypePolicy"):
+        name = (x.get("config") or {}).get("name")
+        if isinstance(name, str) and name.startswith("mixed_"):
+            return {"class_name": "Policy", "config": {"name": name}}
+        return name
+    return x
+
+
+def _object2(x: Any) -> Any:
+    """Nested Keras 3 records (initializers, regularizers, constraints, dtype policies, ...) ->
+    ``{"class_name", "config"}`` with the registered name for custom classes."""
+    if isinstance(x, list):
+        return [_object2(v) for v in x]
+    if not isinstance(x, dict):
+        return x
+    if _is_record(x):
+        dtype = _dtype2(x)
+        if dtype is not x:
+            return dtype
+        if x.get("class_name") == "__tuple__":
+            return [_object2(v) for v in x.get("config", {}).get("value", [])]
+        registered = x.get("registered_name")
+        module = x.get("module")
+        name = registered if registered and module is not None and \
+            not str(module).startswith("keras") else x["class_name"]
+        config = x["config"]
+        if isinstance(config, dict):
+            config = {k: _object2(v) for k, v in config.items()}
+            if module == "keras.initializers":
+                config = {k: v for k, v in config.items()
+                          if not (k in _INITIALIZER_K3_ONLY and v is None)}
+        return {"class_name": name, "config": config}
+    return {k: _object2(v) for k, v in x.items()}
+
+
+def _inbound2(nodes: Any, nested_sequential: set) -> Any:
+    """Keras 3 ``[{"args", "kwargs"}]`` nodes -> Keras 2 ``[[[name, node, tensor, kwargs]]]``.
+
+    Keras 2 numbers a nested Sequential's calls from 1 (node 0 is its own input node);
+    Keras 3 already does that for nested Functional models only.
+    """
+    out = []
+    for node in nodes or []:
+        if not isinstance(node, dict):
+            out.append(node)
+            continue
+        tensors: List[List[Any]] = []
+
+        def collect(x: Any) -> Any:
+            if isinstance(x, dict) and x.get("class_name") == "__keras_tensor__":
+                name, ni, ti = x["config"]["keras_history"]
+                if name in nested_sequential:
+                    ni += 1
+                tensors.append([name, ni, ti])
+                return None
+            if isinstance(x, list):
+                return [collect(v) for v in x]
+            if isinstance(x, dict) and not _is_record(x):
+                return {k: collect(v) for k, v in x.items()}
+            return x
+
+        collect(node.get("args", []))
+        kwargs: Dict[str, Any] = {}
+        for k, v in (node.get("kwargs") or {}).items():
+            if isinstance(v, dict) and v.get("class_name") == "__keras_tensor__":
+                name, ni, ti = v["config"]["keras_history"]
+                kwargs[k] = [name, ni + (1 if name in nested_sequential else 0), ti]
+            else:
+                kwargs[k] = _object2(v)
+        out.append([t + [kwargs] for t in tensors])
+    return out
+
+
+def _layer2(record: Dict[str, Any]) -> Dict[str, Any]:
+    """One Keras 3 layer record -> the tf_keras ``{"class_name", "config"}`` record."""
+    registered = record.get("registered_name")
+    module = record.get("module")
+    class_name = registered if registered and module is not None and \
+        not str(module).startswith("keras") else record["class_name"]
+    config = record.get("config")
+    if isinstance(config, dict):
+        if isinstance(config.get("layers"), list):
+            config = _model_config2(record["class_name"], config)
+        else:
+            config = {k: _object2(v) for k, v in config.items()}
+            for key, default in _K3_ONLY_DEFAULTS.get(record["class_name"], {}).items():
+                if key in config and config[key] == default:
+                    del config[key]
+            if record["class_name"] == "InputLayer" and "batch_shape" in config:
+                config["batch_input_shape"] = config.pop("batch_shape")
+            if record["class_name"] == "LeakyReLU" and "negative_slope" in config:
+                config["alpha"] = config.pop("negative_slope")
+            for key in ("layer", "forward_layer", "backward_layer", "cell"):
+                if isinstance(config.get(key), dict) and "module" in config[key]:
+                    config[key] = _layer2(config[key])
+            if isinstance(config.get("cell"), list):
+                config["cell"] = [_layer2(c) for c in config["cell"]]
+    return {"class_name": class_name, "config": config}
+
+
+def _model_config2(class_name: str, config: Dict[str, Any]) -> Dict[str, Any]:
+    nested_sequential = {rec.get("name") or rec.get("config", {}).get("name")
+                         for rec in config["layers"] if rec.get("class_name") == "Sequential"}
+    layers = []
+    for rec in config["layers"]:
+        out = _layer2(rec)
+        if "inbound_nodes" in rec:
+            out["name"] = rec.get("name", out["config"].get("name"))
+            out["inbound_nodes"] = _inbound2(rec["inbound_nodes"], nested_sequential)
+        layers.append(out)
+    out_config: Dict[str, Any] = {"name": config.get("name")}
+    if "trainable" in config and class_name != "Sequential":
+        out_config["trainable"] = config["trainable"]
+    out_config["layers"] = layers
+    for key in ("input_layers", "output_layers"):
+        if key in config:
+            value = config[key]
+            if isinstance(value, list) and len(value) == 3 and isinstance(value[0], str):
+                value = [value]
+            out_config[key] = value
+    return out_config
+
+
+def keras2_config(record: Dict[str, Any]) -> Dict[str, Any]:
+    """A Keras 3 model record (``serialize_keras_object(model)``) as tf_keras writes it in
+    ``model_config``: ``{"class_name", "config"}`` with Keras 2 layer records (no ``module``,
+    dtype names, ``batch_input_shape``, list-format ``inbound_nodes``).
+
+    Args:
+        record: The Keras 3 record.
+
+    Returns:
+        The tf_keras record.
+    """
+    return _layer2(record)
+
+
+# -- metadata -------------------------------------------------------------------------------
+
+def _tensor_shape(shape: Any) -> Any:
+    if shape is None:
+        return None
+    if isinstance(shape, (list, tuple)) and shape and isinstance(shape[0], (list, tuple)):
+        return [_tensor_shape(s) for s in shape]
+    if isinstance(shape, dict):
+        return {k: _tensor_shape(v) for k, v in shape.items()}
+    return {"class_name": "TensorShape", "items": list(shape)}
+
+
+def _identifier(obj: Any, is_root: bool) -> str:
+    from kerasave.layers.base import InputLayer
+    from kerasave.models.model import Model, Sequential
+
+    if isinstance(obj, Sequential):
+        return "_tf_keras_sequential"
+    if isinstance(obj, Model):
+        return "_tf_keras_network" if _graph_layers(obj) is not None else "_tf_keras_model"
+    if isinstance(obj, InputLayer):
+        return "_tf_keras_input_layer"
+    if type(obj).__name__ in ("LSTM", "GRU", "SimpleRNN", "RNN"):
+        return "_tf_keras_rnn_layer"
+    return "_tf_keras_layer"
+
+
+def _layer_metadata(layer: Any, record2: Dict[str, Any],
+                    inbound: Optional[Any]) -> Dict[str, Any]:
+    from kerasave.layers.base import InputLayer
+
+    config = record2["config"]
+    dtype = config.get("dtype", "float32") if isinstance(config, dict) else "float32"
+    if isinstance(layer, InputLayer):
+        return {"class_name": "InputLayer", "name": layer.name, "dtype": dtype,
+                "sparse": config.get("sparse", False), "ragged": config.get("ragged", False),
+                "batch_input_shape": config.get("batch_input_shape"), "config": config}
+    meta: Dict[str, Any] = {
+        "name": layer.name, "trainable": bool(layer.trainable), "expects_training_arg": True,
+        "dtype": dtype,
+        "batch_input_shape": config.get("batch_input_shape") if isinstance(config, dict)
+        else None,
+        "stateful": bool(getattr(layer, "stateful", False)),
+        # No traced functions are saved: a layer that cannot be rebuilt from its config
+        # cannot be revived, so let tf_keras raise the config error instead of looking for
+        # functions that are not there.
+        "must_restore_from_config": True,
+        "preserve_input_structure_in_config": False, "autocast": True,
+        "class_name": record2["class_name"], "config": config,
+    }
+    if inbound is not None:
+        meta["inbound_nodes"] = inbound
+    build = layer.get_build_config() if hasattr(layer, "get_build_config") else None
+    shape = (build or {}).get("input_shape")
+    if shape is None:
+        shape = _called_shape(layer)
+    if shape is not None:
+        meta["build_input_shape"] = _tensor_shape(shape)
+    return meta
+
+
+def _called_shape(layer: Any) -> Any:
+    """The input shape of the layer's first call (tf_keras records ``build_input_shape`` even
+    for layers without weights, and cannot build them from the metadata otherwise)."""
+    from kerasave.layers.base import KerasTensor, map_structure
+
+    for node in getattr(layer, "_inbound_nodes", []):
+        if node.call_args:
+            first = node.call_args[0]
+            try:
+                return map_structure(lambda t: list(t.shape) if isinstance(t, KerasTensor)
+                                     else None, first)
+            except Exception:  # noqa: BLE001 - best effort; tf_keras infers it otherwise
+                return None
+    return None
+
+
+def _root_metadata(model: Any, record2: Dict[str, Any]) -> Dict[str, Any]:
+    meta = _layer_metadata(model, record2, None)
+    meta["autocast"] = False
+    meta["is_graph_network"] = _graph_layers(model) is not None
+    meta["keras_version"] = TF_KERAS_LAYOUT_VERSION
+    meta["backend"] = "tensorflow"
+    meta["model_config"] = record2
+    training = _training_config2(model)
+    if training is not None:
+        meta["training_config"] = training
+    return meta
+
+
+def _training_config2(model: Any) -> Optional[Dict[str, Any]]:
+    """The compile config as tf_keras's ``training_config`` (optimizer as
+    ``optimizer_config``), or None when the model was never compiled."""
+    compile_config = model.get_compile_config() if hasattr(model, "get_compile_config") \
+        else None
+    if not compile_config:
+        return None
+    out = {k: _object2(compile_config.get(k)) for k in
+           ("loss", "metrics", "weighted_metrics", "loss_weights")}
+    optimizer = compile_config.get("optimizer")
+    if isinstance(optimizer, str):
+        optimizer = {"class_name": optimizer, "config": {}}
+    if _is_record(optimizer):
+        opt = _object2(optimizer)
+        config = {k: v for k, v in (opt.get("config") or {}).items()}
+        config.setdefault("is_legacy_optimizer", False)
+        out["optimizer_config"] = {"class_name": opt["class_name"], "config": config}
+    return out
+
+
+# -- writing --------------------------------------------------------------------------------
+
+def _dtype_name(var: Any) -> str:
+    return str(np.dtype(var.dtype).name) if not isinstance(var.dtype, str) else var.dtype
+
+
+def build_spec(model: Any) -> Tuple[Dict[str, Any], List[Tuple[int, str, str, str]],
+                                    Dict[int, Any]]:
+    """The object graph spec, the keras_metadata nodes and the variables by node id.
+
+    Args:
+        model: A kerasave model.
+
+    Returns:
+        ``(spec, metadata_nodes, variables)`` for :func:`kerasave._core.encode_saved_model`
+        and :func:`kerasave._core.encode_keras_metadata`.
+    """
+    from kerasave.layers.base import Layer
+    from kerasave.saving.serialization import ObjectSharingScope, serialize_keras_object
+
+    with ObjectSharingScope():
+        record = serialize_keras_object(model)
+    root2 = keras2_config(record)
+    # Keras 2 records of the model's own layers (graph networks) by layer identity.
+    layer_records: Dict[int, Dict[str, Any]] = {}
+    inbound: Dict[int, Any] = {}
+
+    def index_records(m: Any, rec2: Dict[str, Any]) -> None:
+        layers = _graph_layers(m)
+        if layers is None or not isinstance(rec2.get("config"), dict):
+            return
+        by_name = {r["config"].get("name") if isinstance(r.get("config"), dict) else None: r
+                   for r in rec2["config"].get("layers", [])}
+        by_name.update({r.get("name"): r for r in rec2["config"].get("layers", [])
+                        if r.get("name")})
+        for layer in layers:
+            r = by_name.get(layer.name)
+            if r is None:
+                continue
+            layer_records[id(layer)] = {"class_name": r["class_name"], "config": r["config"]}
+            if "inbound_nodes" in r:
+                inbound[id(layer)] = r["inbound_nodes"]
+            index_records(layer, r)
+
+    index_records(model, root2)
+
+    nodes: List[Dict[str, Any]] = []
+    ids: Dict[int, int] = {}
+    order: List[Tuple[Any, List[str]]] = []
+    variables: Dict[int, Any] = {}
+    for path, obj in walk_tree(model):
+        ids[id(obj)] = len(order)
+        order.append((obj, path))
+    metadata: List[Tuple[int, str, str, str]] = []
+    for node_id, (obj, path) in enumerate(order):
+        if _is_variable(obj):
+            variables[node_id] = obj
+            nodes.append({"kind": "variable", "name": obj.path, "dtype": _dtype_name(obj),
+                          "shape": [int(d) for d in obj.shape],
+                          "trainable": bool(obj.trainable)})
+            continue
+        children = [(name, ids[id(child)]) for name, child in tf_keras_children(obj)]
+        if isinstance(obj, _Wrapper):
+            nodes.append({"kind": "user_object", "identifier": obj.identifier,
+                          "children": children})
+            continue
+        identifier = _identifier(obj, node_id == 0)
+        nodes.append({"kind": "user_object", "identifier": identifier, "children": children})
+        if not isinstance(obj, Layer):
+            continue
+        if node_id == 0:
+            meta = _root_metadata(obj, root2)
+        else:
+            rec2 = layer_records.get(id(obj))
+            if rec2 is None:
+                rec2 = keras2_config(serialize_keras_object(obj))
+            meta = _layer_metadata(obj, rec2, inbound.get(id(obj)))
+            if _graph_layers(obj) is not None:
+                meta["is_graph_network"] = True
+        metadata.append((node_id, ".".join(["root"] + path), identifier,
+                         json.dumps(meta, default=_json_default)))
+    # The signature map tf_keras always writes (empty: no functions are saved).
+    nodes[0]["children"].append(("signatures", len(nodes)))
+    nodes.append({"kind": "user_object", "identifier": "signature_map", "children": []})
+    spec = {"tags": ["serve"], "tensorflow_version": _TF_VERSION,
+            "tensorflow_git_version": "", "nodes": nodes}
+    return spec, metadata, variables
+
+
+def _json_default(x: Any) -> Any:
+    if isinstance(x, (np.integer,)):
+        return int(x)
+    if isinstance(x, (np.floating,)):
+        return float(x)
+    if isinstance(x, np.ndarray):
+        return x.tolist()
+    if isinstance(x, tuple):
+        return list(x)
+    raise TypeError(f"cannot encode {type(x).__name__} in keras_metadata")
+
+
+def _write_file(path: str, data: bytes, fsync: bool) -> None:
+    with open(path, "wb") as f:
+        f.write(data)
+        if fsync:
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def save_saved_model(model: Any, filepath: Any, overwrite: bool = True,
+                     fsync: bool = True) -> str:
+    """Writes a tf_keras SavedModel directory without traced functions.
+
+    ``tf_keras.models.load_model(dir)`` rebuilds the model from ``keras_metadata.pb`` and
+    ``tf.saved_model.load(dir)`` restores every variable (no signatures: kerasave has no
+    TensorFlow graphs to trace). The directory is assembled beside the target and renamed
+    into place; an existing target is replaced only once the new one is complete.
+
+    Args:
+        model: A kerasave model (Sequential, Functional or subclassed).
+        filepath: The directory to write.
+        overwrite: Replace an existing directory.
+        fsync: Sync each file before it is renamed into place.
+
+    Returns:
+        The directory path.
+
+    Raises:
+        FileExistsError: The target exists and ``overwrite`` is False.
+        ValueError: The model has variables that are not reachable through its layers.
+    """
+    from kerasave import _core
+    from kerasave.checkpoint import save_checkpoint
+
+    target = os.path.abspath(os.fspath(filepath))
+    if os.path.lexists(target) and not overwrite:
+        raise FileExistsError(target)
+    if not getattr(model, "built", True):
+        raise ValueError(f"{target}: the model is not built; call it on data or build() "
+                         f"it before saving")
+    spec, metadata, variables = build_spec(model)
+    saved_model_pb, graph, keys = _core.encode_saved_model(spec)
+    metadata_pb = _core.encode_keras_metadata(metadata)
+    parent = os.path.dirname(target)
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(target)}.", suffix=".tmp", dir=parent)
+    try:
+        _write_file(os.path.join(tmp, "saved_model.pb"), saved_model_pb, fsync)
+        _write_file(os.path.join(tmp, "keras_metadata.pb"), metadata_pb, fsync)
+        os.makedirs(os.path.join(tmp, "variables"))
+        tensors = {keys[node]: var.numpy() for node, var in variables.items()}
+        save_checkpoint(os.path.join(tmp, "variables", "variables"), tensors,
+                        object_graph=graph, fsync=fsync)
+        _replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return os.fspath(filepath)
+
+
+def _replace(tmp: str, target: str) -> None:
+    """Renames the finished directory ``tmp`` to ``target``; an existing target is moved
+    aside first and deleted only after the rename succeeded."""
+    if not os.path.lexists(target):
+        os.rename(tmp, target)
+        return
+    old = tempfile.mkdtemp(prefix=f".{os.path.basename(target)}.", suffix=".old",
+                           dir=os.path.dirname(target))
+    os.rmdir(old)
+    os.rename(target, old)
+    try:
+        os.rename(tmp, target)
+    except BaseException:
+        os.rename(old, target)
+        raise
+    if os.path.isdir(old) and not os.path.islink(old):
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.remove(old)
+
+
+def load_saved_model(filepath: Any, custom_objects: Any = None, compile: bool = True,
+                     safe_mode: bool = True) -> Any:
+    """Placeholder replaced below once the reader binding exists."""
+    raise NotImplementedError

@@ -476,6 +476,10 @@ class Layer:
     @trainable.setter
     def trainable(self, value: bool) -> None:
         self._trainable = bool(value)
+        # As Keras 3: the variables' own flags follow, so a frozen sublayer's weights leave
+        # the parent's trainable_weights too.
+        for v in self._trainable_variables:
+            v.trainable = self._trainable
         for layer in self._layers:
             layer.trainable = value
 
@@ -587,7 +591,8 @@ class Layer:
             value = np.asarray(init(shape, dtype="float32" if dtype == "bfloat16" else dtype))
             value = value.astype(_np_dtype(dtype), copy=False)
         name = name or "variable"
-        var = Variable(value, name=name, path=f"{self.name}/{name}", trainable=trainable)
+        var = Variable(value, name=name, path=f"{self.name}/{name}",
+                       trainable=trainable and self.trainable)
         (self._trainable_variables if trainable else self._non_trainable_variables).append(var)
         return var
 

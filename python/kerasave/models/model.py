@@ -759,9 +759,10 @@ def clone_model(model: Model, input_tensors: Any = None, clone_function: Any = N
     """
     if input_tensors is not None:
         raise ValueError("kerasave.clone_model does not support input_tensors")
-    from kerasave.saving.registry import CustomObjectScope
+    from kerasave.saving.registry import CustomObjectScope, _scope_dict
 
-    with CustomObjectScope(custom_objects or {}):
+    # Add to an enclosing custom_object_scope (the saving guide clones inside one).
+    with CustomObjectScope({**_scope_dict(), **(custom_objects or {})}):
         if isinstance(model, Sequential) and clone_function is not None:
             layers: List[Any] = []
             if model._input_layer is not None:

@@ -228,7 +228,8 @@ class Model(Layer):
         return json.dumps(serialize_keras_object(self), **kwargs)
 
     def save(self, filepath: Any, overwrite: bool = True, **kwargs: Any) -> None:
-        """Saves the model (``.keras`` or legacy ``.h5``); see ``kerasave.saving.save_model``."""
+        """Saves the model (``.keras``, legacy ``.h5`` or a SavedModel directory with
+        ``save_format="tf"`` or no suffix); see ``kerasave.saving.save_model``."""
         from kerasave.saving.api import save_model
 
         save_model(self, filepath, overwrite=overwrite, **kwargs)

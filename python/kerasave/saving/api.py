@@ -135,13 +135,15 @@ def save_weights(model: Any, filepath: Any, max_shard_size: Optional[float] = No
 
 
 def save_model(model: Any, filepath: Any, overwrite: bool = True, **kwargs: Any) -> str:
-    """Saves a model as a ``.keras`` archive (config + Keras 3 weights layout).
+    """Saves a model as a ``.keras`` archive (config + Keras 3 weights layout), a legacy
+    ``.h5`` file or a tf_keras SavedModel directory.
 
     Args:
         model: The model.
-        filepath: Target path ending in ``.keras``.
+        filepath: Target path ending in ``.keras`` or ``.h5``; a SavedModel directory with
+            ``save_format="tf"`` or a path without a suffix.
         overwrite: Replace an existing file.
-        **kwargs: Ignored.
+        **kwargs: ``save_format`` (``"tf"``); others are ignored.
 
     Returns:
         The path written.
@@ -155,6 +157,13 @@ def save_model(model: Any, filepath: Any, overwrite: bool = True, **kwargs: Any)
     path = os.fspath(filepath)
     if os.path.exists(path) and not overwrite:
         raise FileExistsError(path)
+    save_format = kwargs.get("save_format")
+    if save_format in ("tf", "saved_model") or (
+            save_format is None and not os.path.splitext(path.rstrip("/\\"))[1]):
+        # A tf_keras SavedModel directory (see kerasave.saving.saved_model).
+        from kerasave.saving.saved_model import save_saved_model
+
+        return save_saved_model(model, path, overwrite=overwrite)
     if path.endswith((".h5", ".hdf5")) and not path.endswith(".weights.h5"):
         return _save_legacy_h5(model, path)
     if not path.endswith(".keras"):
@@ -231,7 +240,8 @@ def tf_checkpoint_keys(model: Any) -> Dict[str, Any]:
 
     Functional/Sequential children are ``layer_with_weights-<j>`` (layers with weights, in
     ``model.layers`` order); other layers name their variables by weight name and their
-    sublayers by attribute (lists by index); the first path to a variable wins.
+    sublayers by attribute (lists by index); the first path to a variable wins. The tree is
+    :func:`kerasave.saving.saved_model.tf_keras_children`, shared with the SavedModel writer.
 
     Args:
         model: The model.
@@ -239,41 +249,13 @@ def tf_checkpoint_keys(model: Any) -> Dict[str, Any]:
     Returns:
         ``{"layer_with_weights-0/kernel/.ATTRIBUTES/VARIABLE_VALUE": variable, ...}``.
     """
-    from kerasave.layers.base import Layer
-    from kerasave.models.model import Functional, Sequential
+    from kerasave.layers.base import Variable
+    from kerasave.saving.saved_model import walk_tree
 
     out: Dict[str, Any] = {}
-    seen: set = set()
-    queue = [("", model)]
-    while queue:
-        prefix, obj = queue.pop(0)
-        if id(obj) in seen:
-            continue
-        seen.add(id(obj))
-        if isinstance(obj, (Functional, Sequential)):
-            j = 0
-            for layer in obj.layers:
-                if layer.weights:
-                    queue.append((f"{prefix}layer_with_weights-{j}/", layer))
-                    j += 1
-            continue
-        rename = getattr(obj, "_TF_CKPT_NAMES", {})
-        for var in obj._own_variables():
-            if id(var) not in seen:
-                seen.add(id(var))
-                name = _escape(rename.get(var.name, var.name))
-                out[f"{prefix}{name}/.ATTRIBUTES/VARIABLE_VALUE"] = var
-        for attr, value in getattr(obj, "_tracked", {}).items():
-            attr = rename.get(attr, attr)
-            items = [(attr, value)]
-            if isinstance(value, (list, tuple)):
-                items = [(f"{attr}/{i}", v) for i, v in enumerate(value)]
-            elif isinstance(value, dict):
-                items = [(f"{attr}/{_escape(str(k))}", v) for k, v in value.items()]
-            for name, child in items:
-                if isinstance(child, Layer):
-                    queue.append((f"{prefix}{_escape(name) if '/' not in name else name}/",
-                                  child))
+    for path, obj in walk_tree(model):
+        if isinstance(obj, Variable):
+            out["/".join(_escape(p) for p in path) + "/.ATTRIBUTES/VARIABLE_VALUE"] = obj
     return out
 
 

@@ -85,7 +85,9 @@ def tf_keras_children(obj: Any) -> List[Tuple[str, Any]]:
             out.append((f"layer-{i}", layer))
         return out
     rename = getattr(obj, "_TF_CKPT_NAMES", {})
-    out = [(rename.get(v.name, v.name), v) for v in obj._own_variables()]
+    # An unbuilt layer (a Sequential head never called) has no variables yet.
+    own = obj._own_variables() if getattr(obj, "built", True) else []
+    out = [(rename.get(v.name, v.name), v) for v in own]
     for attr, value in getattr(obj, "_tracked", {}).items():
         attr = rename.get(attr, attr)
         if isinstance(value, (list, tuple)):

@@ -174,7 +174,7 @@ def read_saved_model(path: PathLike) -> dict[str, Any]:
     ({sig: {method_name, inputs, outputs: {key: {name, dtype, shape | None}}}}), nodes
     ([{id, kind, children [(local_name, id)], slot_variables [(orig_id, slot_name, slot_id)],
     identifier, registered_name, variable {name, dtype, shape, trainable, synchronization,
-    aggregation} | None, checkpoint_key | None}]), function_library, concrete_functions,
+    aggregation} | None, checkpoint_key | None}]), function_library, ops, concrete_functions,
     asset_files, keras_metadata (None | [{node_id, node_path, identifier, metadata, version}]),
     fingerprint (None | {saved_model_checksum, graph_def_program_hash, signature_def_hash,
     saved_object_graph_hash, checkpoint_hash, uuid, producer}).

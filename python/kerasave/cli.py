@@ -354,6 +354,11 @@ def convert_model(src: str, dst: str, fmt: Optional[str] = None, *,
                                 max_shard_size=max_shard_size, progress=progress)
     except mc.ModelConvertError as e:
         raise UsageError(str(e)) from None
+    except (ValueError, TypeError) as e:
+        if isinstance(e, KerasaveError):  # corrupt files, unknown/unsafe objects: typed exits
+            raise
+        # Weights that do not fit the architecture, and the like.
+        raise UsageError(f"cannot convert {src} to {dst}: {e}") from None
 
 
 def _wants_model(args: argparse.Namespace) -> bool:
@@ -597,10 +602,18 @@ def cmd_inspect(args: argparse.Namespace) -> int:
     """``kerasave inspect PATH [--json]``."""
     with kerasave.open(args.path, verify=False) as store:
         info = _describe(store)
+        if store.format == "saved_model":
+            info["signatures"] = store.signatures
+            info["tags"] = store.saved_model["tags"]
+            info["ops"] = store.saved_model["ops"]
     if args.json:
         _print_json(info)
     else:
         _print_inspect(info, sys.stdout)
+        if "signatures" in info:
+            from kerasave._saved_model import format_signatures
+
+            sys.stdout.write("\n" + format_signatures(info["signatures"], info["tags"], info["ops"]))
     return EXIT_OK
 
 
@@ -751,8 +764,18 @@ def _demo_tour(sample: Path, work: Path, out: TextIO) -> bool:
         (".npz", "sample.npz", lambda p: tensors_of(p)(), via_tensors),
     ]
     if _saved_model_supported():
+        from kerasave._model_convert import saved_model_loadable
+
+        if saved_model_loadable():
+            reload_sm = load_model
+        else:  # the variables bundle uses tf_keras checkpoint keys: load_weights reads it
+            out.write("(SavedModel: load_model cannot read SavedModels in this build yet; "
+                      "reloaded with load_weights(<dir>/variables/variables))\n")
+
+            def reload_sm(p: Path) -> Any:
+                return via_weights(p / "variables" / "variables")
         rows.append(("SavedModel", "saved_model",
-                     lambda p: model.save(p, save_format="tf"), load_model))
+                     lambda p: model.save(p, save_format="tf"), reload_sm))
     else:
         out.write("(SavedModel: this build cannot write SavedModels yet; left out)\n")
     table = []

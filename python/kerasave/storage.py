@@ -1375,7 +1375,7 @@ def _sniff_directory(path: Path) -> Optional[str]:
         return None
     if (path / "config.json").is_file() and (path / WEIGHTS_MEMBER).is_file():
         return "keras_directory"
-    if (path / "saved_model.pb").is_file() or (path / "saved_model.pbtxt").is_file():
+    if any((path / n).is_file() for n in ("saved_model.pb", "saved_model.pbtxt", "saved_model.cpb")):
         return "saved_model"
     if (path / "checkpoint").is_file() or any(path.glob("*.index")):
         return "tf_checkpoint"
@@ -1519,6 +1519,21 @@ def open(path: PathLike, verify: bool = True) -> Store:  # noqa: A001 - the publ
 
 
 register_store("tf_checkpoint", lambda path, verify: CheckpointStore(path, verify=verify))
+
+
+def _sniff_saved_model_pb(path: Path) -> Optional[str]:
+    # The path of a SavedModel's saved_model.pb itself (the bytes have no magic number).
+    return "saved_model" if path.name == "saved_model.pb" and path.is_file() else None
+
+
+def _open_saved_model(path: str, verify: bool) -> Store:
+    from kerasave._saved_model import SavedModelStore  # imports this module
+
+    return SavedModelStore(path, verify=verify)
+
+
+register_sniffer(_sniff_saved_model_pb, first=True)
+register_store("saved_model", _open_saved_model)
 register_store("hdf5", _open_hdf5)
 register_store("keras_archive", _open_zip)
 register_store("keras_directory", lambda path, verify: KerasDirectoryStore(path))

@@ -81,6 +81,7 @@ fn to_dict<'py>(py: Python<'py>, info: &SavedModelInfo) -> PyResult<Bound<'py, P
     }
     d.set_item("nodes", nodes)?;
     d.set_item("function_library", PyList::new(py, &info.function_library)?)?;
+    d.set_item("ops", PyList::new(py, &info.ops)?)?;
     d.set_item("concrete_functions", PyList::new(py, &info.concrete_functions)?)?;
     d.set_item("asset_files", PyList::new(py, &info.asset_files)?)?;
     match &info.keras_metadata {
@@ -122,7 +123,7 @@ fn to_dict<'py>(py: Python<'py>, info: &SavedModelInfo) -> PyResult<Bound<'py, P
 /// `signatures` ({name: {method_name, inputs, outputs: {key: {name, dtype, shape}}}}), `nodes`
 /// (one dict per SavedObjectGraph node: id, kind, children [(local_name, id)], slot_variables
 /// [(original_id, slot_name, slot_id)], identifier, registered_name, variable, checkpoint_key),
-/// `function_library`, `concrete_functions`, `asset_files`, `keras_metadata` (None or a list of
+/// `function_library`, `ops` (op types used, sorted), `concrete_functions`, `asset_files`, `keras_metadata` (None or a list of
 /// {node_id, node_path, identifier, metadata, version}) and `fingerprint` (None or a dict).
 ///
 /// Raises:

@@ -167,6 +167,8 @@ pub struct SavedModelInfo {
     pub nodes: Vec<Node>,
     /// Names of the `FunctionDef`s in the graph's function library, sorted.
     pub function_library: Vec<String>,
+    /// Op types the graph and its functions use (sorted), as `saved_model_cli show --all` lists.
+    pub ops: Vec<String>,
     /// Keys of `SavedObjectGraph.concrete_functions`, sorted.
     pub concrete_functions: Vec<String>,
     /// `AssetFileDef.filename` in stored order (relative to `assets/`).
@@ -447,6 +449,19 @@ pub fn parse_saved_model(bytes: &[u8]) -> Result<SavedModelInfo> {
         })
         .unwrap_or_default();
     function_library.sort();
+    // saved_model_cli's "ops used": graph and function-body node ops, minus calls of library
+    // functions by name (meta_graph.ops_used_by_graph_def).
+    let mut ops = std::collections::BTreeSet::new();
+    if let Some(g) = meta.graph_def.as_ref() {
+        let fn_names: std::collections::HashSet<&str> =
+            function_library.iter().map(String::as_str).collect();
+        let bodies = g.library.iter().flat_map(|l| l.function.iter()).flat_map(|f| f.node_def.iter());
+        for n in g.node.iter().chain(bodies) {
+            if !fn_names.contains(n.op.as_str()) {
+                ops.insert(n.op.clone());
+            }
+        }
+    }
 
     Ok(SavedModelInfo {
         schema_version: sm.saved_model_schema_version,
@@ -456,6 +471,7 @@ pub fn parse_saved_model(bytes: &[u8]) -> Result<SavedModelInfo> {
         signatures,
         nodes,
         function_library,
+        ops: ops.into_iter().collect(),
         concrete_functions: graph.concrete_functions.keys().cloned().collect(),
         asset_files: meta.asset_file_def.into_iter().map(|a| a.filename).collect(),
         keras_metadata: None,

@@ -88,12 +88,19 @@ def test_missing_path_exits_2(capsys, tmp_path):
 
 
 def test_unsupported_format_exits_2(capsys, tmp_path):
-    # .keras archives are read now; a SavedModel directory is recognised but not read yet.
+    path = tmp_path / "x.bin"
+    path.write_bytes(b"hello world, not a model")
+    code, _, err = run(capsys, "inspect", str(path))
+    assert code == 2 and "not a recognised" in err and "x.bin" in err
+
+
+def test_broken_saved_model_exits_1(capsys, tmp_path):
+    # A SavedModel directory is recognised by its saved_model.pb, which is then checked.
     path = tmp_path / "sm"
     path.mkdir()
     (path / "saved_model.pb").write_bytes(b"\x08\x01")
     code, _, err = run(capsys, "inspect", str(path))
-    assert code == 2 and "not supported yet" in err
+    assert code in (1, 2) and "saved_model.pb" in err and "Traceback" not in err
 
 
 def test_usage_errors_exit_2(capsys):
@@ -111,24 +118,74 @@ def test_missing_inputs_exit_2(capsys, args):
 
 
 def test_demo(capsys):
-    if not (DEMO_DIR / "ckpt.index").is_file():
+    if not (cli.SAMPLE_DIR / "sample.keras").is_file():
         pytest.skip("the demo sample is not in the source tree")
     code, out, _ = run(capsys, "demo")
     assert code == 0, out
-    for section in ("== 1.", "== 2.", "== 3.", "== 4.", "== 5.", "== 6."):
+    for section in ("== 1.", "== 2.", "== 3.", "== 4.", "== 5."):
         assert section in out
-    assert "OK in" in out
-    assert "read-only views" in out
-    n = int(out.split("reopened: ")[1].split("/")[0])
-    assert f"reopened: {n}/{n} tensors identical" in out
-    assert "byte-identical" in out
+    assert "12 of them read-only views of the memory-mapped file" in out
+    assert 'Model: "sample_cnn"' in out and "Total params: 2,298" in out
+    assert "MATCH" in out and "MISMATCH" not in out
+    table = out.split("== 4.")[1].split("== 5.")[0]
+    for label in (".keras", "legacy .h5", ".weights.h5", ".weights.json (sharded)",
+                  "TF checkpoint", "safetensors", ".npz"):
+        row = next(line for line in table.splitlines() if line.startswith(label + " "))
+        assert row.split()[-2:] == ["equal", "equal"], row
+    from kerasave._model_convert import saved_model_supported
+
+    assert ("\nSavedModel " in table) == saved_model_supported()
+    assert "FAILED" not in out and "DIFFERENT" not in out
+    if (DEMO_DIR / "ckpt.index").is_file():
+        assert "== 6." in out
+        assert out.count("byte-identical to the file TensorFlow wrote") == 2
+        assert "migrated.keras --config model.json: Sequential 'demo', 4 weights" in out
+    assert "ALL CHECKS PASSED" in out and "temporary files removed" in out
+
+
+def test_demo_out_keeps_the_files(capsys, tmp_path):
+    code, out, _ = run(capsys, "demo", "--out", str(tmp_path / "tour"))
+    assert code == 0, out
+    tour = tmp_path / "tour"
+    for name in ("sample.keras", "sample.h5", "sample.weights.h5", "sample.weights.json",
+                 "ckpt/sample.index", "sample.safetensors", "sample.npz"):
+        assert (tour / name).exists(), name
+    assert ks.models.load_model(tour / "sample.keras").name == "sample_cnn"
+    assert f"files kept in {tour}" in out
+
+
+def test_demo_fails_when_predictions_do_not_match(capsys, monkeypatch, tmp_path):
+    """The exit code means something: a recorded output that kerasave does not reproduce
+    fails the tour (1)."""
+    sample = tmp_path / "sample"
+    sample.mkdir()
+    (sample / "sample.keras").write_bytes((cli.SAMPLE_DIR / "sample.keras").read_bytes())
+    with ks.open(cli.SAMPLE_DIR / "sample_io.npz") as io:
+        x, y = np.array(io["x"]), np.array(io["y"])
+    np.savez(sample / "sample_io.npz", x=x, y=y[::-1])
+    monkeypatch.setattr(cli, "SAMPLE_DIR", sample)
+    code, out, _ = run(capsys, "demo")
+    assert code == 1
+    assert "MISMATCH" in out and "SOME CHECKS FAILED" in out
 
 
 def test_demo_missing_sample(capsys, monkeypatch, tmp_path):
-    monkeypatch.setattr(cli, "DEMO_DIR", tmp_path / "nothing")
+    monkeypatch.setattr(cli, "SAMPLE_DIR", tmp_path / "nothing")
     code, out, err = run(capsys, "demo")
     assert code == 2
-    assert "demo checkpoint is missing" in err and out == ""
+    assert "sample model is missing" in err and out == ""
+
+
+def test_demo_sample_is_packaged():
+    """pyproject's include must ship data/ subdirectories; the sample is small."""
+    import tomllib
+
+    project = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml")
+                            .read_text())
+    includes = [i["path"] for i in project["tool"]["maturin"].get("include", [])]
+    assert any(p.startswith("python/kerasave/data/") for p in includes)
+    total = sum(p.stat().st_size for p in cli.SAMPLE_DIR.iterdir())
+    assert total < 200_000
 
 
 def test_console_entry_point(small_checkpoint):

@@ -27,6 +27,7 @@ from kerasave.errors import (
 from kerasave._writers import save_tensors
 from kerasave.storage import Store, open
 from kerasave import activations, initializers, layers, models  # noqa: E402
+from kerasave import losses, metrics, optimizers  # noqa: E402
 from kerasave.layers import Input  # noqa: E402
 from kerasave.models import Model, Sequential  # noqa: E402
 
@@ -52,5 +53,8 @@ __all__ = [
     "activations",
     "initializers",
     "layers",
+    "losses",
+    "metrics",
     "models",
+    "optimizers",
 ]

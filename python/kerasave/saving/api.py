@@ -33,8 +33,8 @@ def load_model(filepath: Any, custom_objects: Optional[Mapping[str, Any]] = None
     """Loads a model saved by Keras 3, tf_keras or kerasave.
 
     Args:
-        filepath: A ``.keras`` archive (or unzipped directory) or a legacy ``.h5``/``.hdf5``
-            full-model file.
+        filepath: A ``.keras`` archive (or unzipped directory), a legacy ``.h5``/``.hdf5``
+            full-model file or a tf_keras SavedModel directory.
         custom_objects: ``{name: class_or_function}`` for custom layers and functions.
         compile: Keep the recorded compile config (kerasave does not train).
         safe_mode: Refuse lambdas and other code-carrying configs.
@@ -50,6 +50,11 @@ def load_model(filepath: Any, custom_objects: Optional[Mapping[str, Any]] = None
     from kerasave.errors import UnsupportedFormatError
 
     store = _open(filepath)
+    if store.format == "saved_model":
+        from kerasave.saving.saved_model import load_saved_model
+
+        return load_saved_model(store, custom_objects=custom_objects, compile=compile,
+                                safe_mode=safe_mode)
     config = store.config
     if config is None:
         raise UnsupportedFormatError(f"{os.fspath(filepath)}: no model config in this file "

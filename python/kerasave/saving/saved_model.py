@@ -576,7 +576,170 @@ def _replace(tmp: str, target: str) -> None:
         os.remove(old)
 
 
-def load_saved_model(filepath: Any, custom_objects: Any = None, compile: bool = True,
+# -- loading --------------------------------------------------------------------------------
+
+def decode_json_utils(x: Any) -> Any:
+    """Undoes tf_keras ``json_utils.Encoder``: ``__tuple__`` -> tuple, ``TensorShape`` -> a
+    list of dims. TypeSpecs are kept as their records (nothing kerasave builds needs them).
+
+    Args:
+        x: Parsed JSON.
+
+    Returns:
+        The decoded value.
+    """
+    if isinstance(x, list):
+        return [decode_json_utils(v) for v in x]
+    if isinstance(x, dict):
+        name = x.get("class_name")
+        if name == "__tuple__" and "items" in x:
+            return tuple(decode_json_utils(v) for v in x["items"])
+        if name == "TensorShape" and "items" in x:
+            items = x["items"]
+            return None if items is None else [decode_json_utils(v) for v in items]
+        return {k: decode_json_utils(v) for k, v in x.items()}
+    return x
+
+
+def _untuple(x: Any) -> Any:
+    """Tuples -> lists, as Keras configs read from JSON have them."""
+    if isinstance(x, (list, tuple)):
+        return [_untuple(v) for v in x]
+    if isinstance(x, dict):
+        return {k: _untuple(v) for k, v in x.items()}
+    return x
+
+
+def _root_metadata_of(store: Any) -> Optional[Dict[str, Any]]:
+    for node in store.keras_metadata or ():
+        if node["node_id"] == 0:
+            return node["metadata"]
+    return None
+
+
+def model_config_of(store: Any) -> Dict[str, Any]:
+    """The tf_keras model record ``{"class_name", "config"}`` of a SavedModel store, decoded.
+
+    Raises:
+        UnsupportedFormatError: No ``keras_metadata.pb`` (Keras 3 ``export()``, a plain
+            ``tf.Module``) or a root without a config (a subclassed model without
+            ``get_config``, revivable only from traced functions).
+    """
+    from kerasave.errors import UnsupportedFormatError
+
+    where = store.directory
+    if store.keras_metadata is None:
+        raise UnsupportedFormatError(
+            f"{where}: this SavedModel has no keras_metadata.pb (a Keras 3 export(), "
+            f"tf.saved_model.save of a tf.Module, or a pre-TF-2.5 save), so it holds no Keras "
+            f"model config to rebuild from; open it with kerasave.open() for its variables "
+            f"and signatures")
+    root = _root_metadata_of(store)
+    if root is None:
+        raise UnsupportedFormatError(f"{where}: keras_metadata.pb has no root node (node 0)")
+    config = root.get("config")
+    if not isinstance(config, dict) or not config or "class_name" not in root:
+        raise UnsupportedFormatError(
+            f"{where}: the root model ({root.get('class_name')!r}) has no config in "
+            f"keras_metadata.pb (a subclassed model without get_config, which tf_keras can "
+            f"only revive from its traced TensorFlow functions); kerasave cannot rebuild it. "
+            f"Its variables are readable with kerasave.open()")
+    return {"class_name": root["class_name"],
+            "config": _untuple(decode_json_utils(config))}
+
+
+def assign_from_object_graph(model: Any, store: Any) -> int:
+    """Assigns every variable of ``model`` from the SavedModel's bundle by walking the stored
+    object graph from the root in step with the model's tf_keras tree (matching children by
+    local name) and reading each variable node's ``checkpoint_key``.
+
+    Args:
+        model: The rebuilt model.
+        store: A :class:`kerasave._saved_model.SavedModelStore`.
+
+    Returns:
+        The number of variables assigned.
+
+    Raises:
+        CorruptFileError: A variable node without a bundle key, a shape or dtype mismatch,
+            or model variables the object graph does not reach.
+    """
+    from kerasave.errors import CorruptFileError
+
+    nodes = store.saved_model["nodes"]
+    where = store.directory
+    assigned: set = set()
+    visited: set = set()
+    stack: List[Tuple[Any, int, List[str]]] = [(model, 0, [])]
+    count = 0
+    while stack:
+        obj, node_id, path = stack.pop()
+        if (id(obj), node_id) in visited:
+            continue
+        visited.add((id(obj), node_id))
+        stored = dict(nodes[node_id]["children"])
+        for name, child in tf_keras_children(obj):
+            child_id = stored.get(name)
+            if child_id is None:
+                continue
+            if not _is_variable(child):
+                stack.append((child, child_id, path + [name]))
+                continue
+            if id(child) in assigned:
+                continue
+            node = nodes[child_id]
+            key = node.get("checkpoint_key")
+            where_var = f"{where}: variable {'/'.join(path + [name])!r} (node {child_id})"
+            if node["kind"] != "variable" or key is None:
+                raise CorruptFileError(f"{where_var}: the object graph node is a "
+                                       f"{node['kind']} without a value in variables/")
+            value = store[key]
+            if tuple(np.shape(value)) != tuple(child.shape):
+                raise CorruptFileError(
+                    f"{where_var}: key {key!r} has shape {tuple(np.shape(value))}, the model "
+                    f"variable {child.path} has {tuple(child.shape)}")
+            child.assign(value)
+            assigned.add(id(child))
+            count += 1
+    missing = [v.path for v in model.weights if id(v) not in assigned]
+    if missing:
+        raise CorruptFileError(
+            f"{where}: the SavedModel's object graph has no value for {len(missing)} model "
+            f"variable(s): {', '.join(missing[:5])}{', ...' if len(missing) > 5 else ''}")
+    return count
+
+
+def load_saved_model(store: Any, custom_objects: Any = None, compile: bool = True,
                      safe_mode: bool = True) -> Any:
-    """Placeholder replaced below once the reader binding exists."""
-    raise NotImplementedError
+    """Rebuilds a tf_keras SavedModel (written by tf_keras, with or without traces, or by
+    kerasave) from its ``keras_metadata.pb`` config and restores its variables through the
+    object graph.
+
+    Args:
+        store: The opened SavedModel (``kerasave.open(dir)``).
+        custom_objects: ``{name: class}`` for registered custom layers (``"Pkg>Name"``).
+        compile: Keep the recorded ``training_config`` as the compile config.
+        safe_mode: Refuse code-carrying configs (Lambda bytecode).
+
+    Returns:
+        The model.
+
+    Raises:
+        UnsupportedFormatError: No Keras metadata or no root config (see
+            :func:`model_config_of`).
+        UnknownObjectError: A class the config names is not registered.
+        CorruptFileError: Variables missing or mismatched (see
+            :func:`assign_from_object_graph`).
+    """
+    from kerasave.layers.base import skip_weight_init
+    from kerasave.saving.serialization import deserialize_keras_object
+
+    config = model_config_of(store)
+    with skip_weight_init():
+        model = deserialize_keras_object(config, custom_objects=dict(custom_objects or {}),
+                                         safe_mode=safe_mode)
+    assign_from_object_graph(model, store)
+    training = (_root_metadata_of(store) or {}).get("training_config")
+    if compile and isinstance(training, dict) and hasattr(model, "compile_from_config"):
+        model.compile_from_config(_untuple(decode_json_utils(training)))
+    return model

@@ -626,7 +626,7 @@ def test_tfk_savedmodel_format() -> None:
     # It can be used to reconstruct the model identically.
     reconstructed_model = keras.models.load_model("my_model")
     np.testing.assert_allclose(model.predict(test_input), reconstructed_model.predict(test_input))
-    assert sorted(os.listdir("my_model")) >= ["saved_model.pb", "variables"]
+    assert {"saved_model.pb", "variables"} <= set(os.listdir("my_model"))
 
 
 def test_tfk_defining_the_config_methods() -> None:

@@ -413,15 +413,21 @@ class Functional(Model):
         node_ids: Dict[int, int] = {}
         own = {id(n) for n in self._nodes}
         for layer in self._operations:
-            k = 1 if isinstance(layer, Functional) else 0
+            k = 0
             for node in layer._inbound_nodes:
                 if id(node) in own:
                     node_ids[id(node)] = k
                     k += 1
 
-        def history(t: KerasTensor) -> List[Any]:
+        def history(t: KerasTensor, io: bool = False) -> List[Any]:
+            # Keras 3 (functional.py): a node reference counts the layer's nodes that belong
+            # to this model, from 0; only input_layers/output_layers count a nested
+            # Functional's nodes from 1 ("pre-existing node"), and from_config undoes that.
             layer, ni, ti = t._keras_history
-            return [layer.name, node_ids.get(id(layer._inbound_nodes[ni]), ni), ti]
+            index = node_ids.get(id(layer._inbound_nodes[ni]), ni)
+            if io and isinstance(layer, Functional):
+                index += 1
+            return [layer.name, index, ti]
 
         def ser_arg(x: Any) -> Any:
             if isinstance(x, KerasTensor):
@@ -442,7 +448,7 @@ class Functional(Model):
 
         def struct(x: Any) -> Any:
             if isinstance(x, KerasTensor):
-                return history(x)
+                return history(x, io=True)
             if isinstance(x, dict):
                 return {k: struct(v) for k, v in x.items()}
             return [struct(v) for v in x]
@@ -500,11 +506,14 @@ def functional_from_config(cls: type, config: Dict[str, Any],
         if nodes:
             pending[name] = nodes
 
-    def get_tensor(layer_name: str, node_index: int, tensor_index: int, legacy: bool) -> Any:
+    def get_tensor(layer_name: str, node_index: int, tensor_index: int, legacy: bool,
+                   io: bool = False) -> Any:
         if layer_name not in created:
             raise ValueError(f"Unknown layer {layer_name!r} referenced by the model config.")
         layer = created[layer_name]
-        if isinstance(layer, Functional) or (legacy and isinstance(layer, Model)):
+        # Keras 2 counts a nested model's construction node everywhere; Keras 3 only in
+        # input_layers/output_layers, and only for Functional (see get_config).
+        if (legacy and isinstance(layer, Model)) or (io and isinstance(layer, Functional)):
             node_index -= 1
         if isinstance(layer, InputLayer):
             node_index = 0
@@ -573,7 +582,7 @@ def functional_from_config(cls: type, config: Dict[str, Any],
 
     def map_tensors(x: Any) -> Any:
         if _is_leaf(x):
-            return get_tensor(x[0], x[1], x[2], False)
+            return get_tensor(x[0], x[1], x[2], False, io=True)
         if isinstance(x, dict):
             return {k: map_tensors(v) for k, v in x.items()}
         return [map_tensors(v) for v in x]

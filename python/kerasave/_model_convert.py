@@ -147,6 +147,24 @@ def load_config(path: str) -> Dict[str, Any]:
     return config
 
 
+def migrate_keras2_config(config: Any) -> Any:
+    """Keras 3's own fixes for a Keras 2 config (``keras.src.legacy.saving.saving_utils
+    .model_from_config``, which Keras 3 applies to every layer of a legacy ``.h5``): a
+    one-element list ``axis`` (tf_keras writes ``BatchNormalization(axis=[3])``) becomes an int,
+    which Keras 3's ``BatchNormalization`` requires. Returns a new config."""
+    if isinstance(config, list):
+        return [migrate_keras2_config(c) for c in config]
+    if not isinstance(config, dict):
+        return config
+    out = {k: migrate_keras2_config(v) for k, v in config.items()}
+    inner = out.get("config")
+    if "class_name" in out and isinstance(inner, dict):
+        axis = inner.get("axis")
+        if isinstance(axis, list) and len(axis) == 1 and isinstance(axis[0], (int, float)):
+            out["config"] = {**inner, "axis": int(axis[0])}
+    return out
+
+
 def _build(config: Dict[str, Any], safe_mode: bool) -> Any:
     from kerasave.layers.base import skip_weight_init
     from kerasave.saving.serialization import deserialize_keras_object
@@ -170,14 +188,20 @@ def _load(src: str, config_path: Optional[str], safe_mode: bool, enabled: Option
             raise ModelConvertError(
                 f"{src} ({source_format}) holds weights but no architecture; give one with "
                 "--config (a model.to_json() file, a config.json, or a .keras/.h5 model)")
-        model = run_with_spinner(lambda: load_model(src, safe_mode=safe_mode),
-                                 f"loading {src}", enabled=enabled)
-        return model, source_format, "load_model"
-    config = load_config(config_path)
+        if source_format != "legacy_h5_model":
+            model = run_with_spinner(lambda: load_model(src, safe_mode=safe_mode),
+                                     f"loading {src}", enabled=enabled)
+            return model, source_format, "load_model"
+        # A legacy .h5 is read as Keras 3 reads one: its config migrated layer by layer, the
+        # weights by position. Its training config (Keras 2 metric/optimizer objects Keras 3
+        # cannot deserialize from a .keras compile_config) is left behind: kerasave does not train.
+        config_path = src
+    config = migrate_keras2_config(load_config(config_path))
     model = _build(config, safe_mode)
     run_with_spinner(lambda: model.load_weights(src), f"loading weights from {src}",
                      enabled=enabled)
-    return model, source_format, "config + load_weights"
+    how = "config + load_weights" if config_path != src else "config + weights by position"
+    return model, source_format, how
 
 
 def _weights_match(model: Any, again: Any) -> List[str]:

@@ -250,6 +250,27 @@ fn tensor_spec(info: &TensorInfo, what: &dyn Fn() -> String) -> Result<TensorSpe
     })
 }
 
+/// prost's message lists every enclosing field; past the recursion limit that is 100 of them.
+/// Keep the first and last few.
+fn decode_error(message: &str, e: &prost::DecodeError) -> Error {
+    let text = e.to_string();
+    let text = text
+        .strip_prefix("failed to decode Protobuf message: ")
+        .unwrap_or(&text);
+    let parts: Vec<&str> = text.split(": ").collect();
+    let shown = if parts.len() > 8 {
+        format!(
+            "{}: ... ({} more fields) ...: {}",
+            parts[..3].join(": "),
+            parts.len() - 6,
+            parts[parts.len() - 3..].join(": ")
+        )
+    } else {
+        text.to_owned()
+    };
+    Error::corrupt(format!("bad {message} protobuf: {shown}"))
+}
+
 fn node_index(raw: i32, count: usize, what: &dyn Fn() -> String) -> Result<usize> {
     usize::try_from(raw)
         .ok()
@@ -272,7 +293,10 @@ fn node_index(raw: i32, count: usize, what: &dyn Fn() -> String) -> Result<usize
 /// several MetaGraphDefs (TF 1 multi-tag exports; the message names each one's tags).
 pub fn parse_saved_model(bytes: &[u8]) -> Result<SavedModelInfo> {
     let sm = SavedModel::decode(bytes)
-        .map_err(|e| Error::corrupt(format!("bad SavedModel protobuf: {e}")))?;
+        .map_err(|e| decode_error("SavedModel", &e))?;
+    if sm.meta_graphs.is_empty() {
+        return Err(Error::corrupt("SavedModel has no MetaGraphDef"));
+    }
     if sm.saved_model_schema_version != 1 {
         return Err(Error::unsupported(format!(
             "saved_model_schema_version {} (only 1 exists)",
@@ -483,7 +507,7 @@ pub fn parse_saved_model(bytes: &[u8]) -> Result<SavedModelInfo> {
 /// graph's). The metadata JSON is kept as text.
 pub fn parse_keras_metadata(bytes: &[u8], node_count: usize) -> Result<Vec<KerasNode>> {
     let md = SavedMetadata::decode(bytes)
-        .map_err(|e| Error::corrupt(format!("bad SavedMetadata protobuf: {e}")))?;
+        .map_err(|e| decode_error("SavedMetadata", &e))?;
     let mut out = Vec::with_capacity(md.nodes.len());
     for n in md.nodes {
         let at = || format!("keras metadata node {:?}", n.node_path);
@@ -506,7 +530,7 @@ pub fn parse_keras_metadata(bytes: &[u8], node_count: usize) -> Result<Vec<Keras
 /// Decodes `fingerprint.pb`.
 pub fn parse_fingerprint(bytes: &[u8]) -> Result<Fingerprint> {
     let f = FingerprintDef::decode(bytes)
-        .map_err(|e| Error::corrupt(format!("bad FingerprintDef protobuf: {e}")))?;
+        .map_err(|e| decode_error("FingerprintDef", &e))?;
     Ok(Fingerprint {
         saved_model_checksum: f.saved_model_checksum,
         graph_def_program_hash: f.graph_def_program_hash,

@@ -101,3 +101,23 @@ def test_sample_keras_to_h5_and_weights_load_in_keras3(k3, tmp_path):
         v.assign(np.zeros(v.shape, v.dtype))
     fresh.load_weights(weights)
     np.testing.assert_allclose(fresh.predict(x, verbose=0), y, atol=1e-5)
+
+
+def test_demo_outputs_load_in_keras3(k3, tmp_path):
+    """What ``kerasave demo --out`` writes is Keras's: the model files load, the weights files
+    load into the sample's architecture, all predicting what Keras recorded."""
+    assert cli.main(["demo", "--out", str(tmp_path)]) == 0
+    with ks.open(SAMPLE / "sample_io.npz") as io:
+        x, y = np.array(io["x"]), np.array(io["y"])
+    for name in ("sample.keras", "sample.h5", "migrated.keras"):
+        assert (tmp_path / name).exists(), name
+    for name in ("sample.keras", "sample.h5"):
+        out = k3.saving.load_model(tmp_path / name).predict(x, verbose=0)
+        np.testing.assert_allclose(out, y, atol=1e-5, err_msg=name)
+    for name in ("sample.weights.h5", "sample.weights.json"):
+        model = k3.saving.load_model(SAMPLE / "sample.keras")
+        for v in model.weights:
+            v.assign(np.zeros(v.shape, v.dtype))
+        model.load_weights(tmp_path / name)
+        np.testing.assert_allclose(model.predict(x, verbose=0), y, atol=1e-5, err_msg=name)
+    k3.saving.load_model(tmp_path / "migrated.keras")  # the Keras 2 checkpoint, migrated

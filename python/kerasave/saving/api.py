@@ -202,6 +202,37 @@ def _legacy_records(config: Any) -> Any:
     return config
 
 
+def _legacy_object(x: Any) -> Any:
+    """Keras 3 records ``{"module", "class_name", "config", "registered_name"}`` -> the legacy
+    ``{"class_name", "config"}`` (custom objects under their registered name, functions as
+    their name), recursively."""
+    if isinstance(x, dict):
+        if "class_name" in x and "config" in x and "module" in x:
+            if x["class_name"] == "function":
+                return x["config"]
+            custom = not str(x.get("module") or "").startswith("keras")
+            name = x.get("registered_name") if custom and x.get("registered_name") \
+                else x["class_name"]
+            return {"class_name": name, "config": _legacy_object(x["config"])}
+        return {k: _legacy_object(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [_legacy_object(v) for v in x]
+    return x
+
+
+def _training_config(compile_config: Dict[str, Any]) -> Dict[str, Any]:
+    """The legacy H5 ``training_config`` Keras 3 writes (legacy_h5_format.model_metadata): the
+    compile config without ``optimizer``, legacy-serialized, plus ``optimizer_config``
+    ``{"class_name", "config"}``; Keras's legacy loader reads ``optimizer_config``."""
+    config = {k: _legacy_object(v) for k, v in compile_config.items() if k != "optimizer"}
+    optimizer = compile_config.get("optimizer")
+    if isinstance(optimizer, dict):
+        config["optimizer_config"] = _legacy_object(optimizer)
+    elif isinstance(optimizer, str):
+        config["optimizer_config"] = {"class_name": optimizer, "config": {}}
+    return config
+
+
 def _legacy_weight_tensors(model: Any, root: str) -> Any:
     """Tensors and ``layer_names``/``weight_names`` attributes of the legacy H5 layout under
     ``root`` ("model_weights" in a full-model file, "" for ``save_weights("x.h5")``)."""
@@ -231,7 +262,7 @@ def _save_legacy_h5(model: Any, path: str) -> str:
     compile_config = model.get_compile_config() if hasattr(model, "get_compile_config") \
         else None
     if compile_config:
-        metadata["training_config"] = compile_config
+        metadata["training_config"] = _training_config(compile_config)
     return save_tensors(path, tensors, format="legacy_h5_model", config=model_config,
                         attrs=attrs, metadata=metadata)
 

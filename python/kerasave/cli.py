@@ -779,6 +779,7 @@ def _demo_tour(sample: Path, work: Path, out: TextIO) -> bool:
     else:
         out.write("(SavedModel: this build cannot write SavedModels yet; left out)\n")
     table = []
+    totals = [0.0, 0.0]
     for label, name, write, reload in rows:
         path = work / name
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -789,6 +790,8 @@ def _demo_tour(sample: Path, work: Path, out: TextIO) -> bool:
             t0 = time.perf_counter()
             again = reload(path)
             t_reload = time.perf_counter() - t0
+            totals[0] += t_write
+            totals[1] += t_reload
             same = _same_weights(weights, [w.numpy() for w in again.weights])
             same_y = np.array_equal(np.asarray(again.predict(x)), y)
             table.append((label, str(path.relative_to(work)), human_bytes(_disk_size(path)),
@@ -809,8 +812,9 @@ def _demo_tour(sample: Path, work: Path, out: TextIO) -> bool:
               "identical outputs; zero-copy: weights that are views of the file\n\n")
 
     out.write("== 5. timings\n")
-    out.write(f"load_model {_ms(t_load)}, predict {_ms(t_predict)} ({x.shape[0]} images); "
-              "writes and reloads in the table above\n\n")
+    out.write(f"load_model {_ms(t_load)}; predict {_ms(t_predict)} ({x.shape[0]} images); "
+              f"{len(rows)} formats written in {_ms(totals[0])} and reloaded in "
+              f"{_ms(totals[1])} in all\n\n")
     return ok
 
 

@@ -1,0 +1,383 @@
+"""Models BUILT AND SAVED BY KERASAVE load in real Keras 3.15.1 and tf_keras 2.21 and predict
+the same.
+
+Each architecture is one builder ``build_x(K)`` written once against the API the three
+libraries share (``K.Input``, ``K.layers.*``, ``K.Model``, ``K.Sequential``), so "the same
+architecture built in Keras" is literally the same code run with ``K = keras`` or
+``K = tf_keras``. kerasave builds it, every variable gets a deterministic value, and kerasave
+saves it as
+
+* ``m.keras``              ``model.save``          -> Keras 3 ``load_model``
+* ``m.weights.h5``         ``model.save_weights``  -> Keras 3 and tf_keras ``load_weights``
+* ``m.h5``                 ``model.save`` (legacy) -> Keras 3 ``load_model``; tf_keras
+  ``load_model`` and ``load_weights``
+* ``w.h5``                 ``model.save_weights`` (tf_keras legacy layout) -> Keras 3 and
+  tf_keras ``load_weights``
+* ``ckpt``                 ``model.save_weights`` (TF checkpoint, tf_keras keys) -> tf_keras
+  ``load_weights``; Keras 3 refuses TF checkpoints even from tf_keras (keras_formats.md §7)
+
+and the loaded model's predictions must match kerasave's ``predict`` (1e-5 for float32; float16
+compute is compared at float16 resolution) and its weights must be bit-exact. The matrix of
+results is in notes/interop.md.
+"""
+
+from __future__ import annotations
+
+import os
+from types import SimpleNamespace
+from typing import Any, Callable, Dict
+
+import numpy as np
+import pytest
+
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
+
+tf = pytest.importorskip("tensorflow")
+keras = pytest.importorskip("keras")
+tf_keras = pytest.importorskip("tf_keras")
+
+import kerasave as ks  # noqa: E402
+
+pytestmark = pytest.mark.interop
+
+
+# -- the architectures ---------------------------------------------------------------------------
+
+
+def build_sequential(K: Any) -> Any:
+    """Sequential MLP with BatchNormalization, Dropout and a softmax head."""
+    return K.Sequential([
+        K.Input(shape=(8,), name="x"),
+        K.layers.Dense(16, activation="relu", name="d1"),
+        K.layers.BatchNormalization(name="bn"),
+        K.layers.Dropout(0.3, name="drop"),
+        K.layers.Dense(8, activation="tanh", name="d2"),
+        K.layers.LayerNormalization(name="ln"),
+        K.layers.Dense(4, activation="softmax", name="head"),
+    ], name="seq")
+
+
+def build_two_io(K: Any) -> Any:
+    """Functional: two inputs, two outputs, a shared layer and a nested functional model."""
+    a = K.Input(shape=(6,), name="a")
+    b = K.Input(shape=(6,), name="b")
+    shared = K.layers.Dense(8, activation="tanh", name="shared")
+    ha, hb = shared(a), shared(b)
+    inner_in = K.Input(shape=(8,), name="inner_in")
+    inner_out = K.layers.LayerNormalization(name="inner_ln")(
+        K.layers.Dense(5, activation="relu", name="inner_dense")(inner_in))
+    inner = K.Model(inner_in, inner_out, name="inner")
+    merged = K.layers.Add(name="add")([ha, hb])
+    x = inner(merged)
+    out1 = K.layers.Dense(3, name="out1")(x)
+    cat = K.layers.Concatenate(name="cat")([x, K.layers.Subtract(name="sub")([ha, hb])])
+    out2 = K.layers.Dense(2, activation="sigmoid", name="out2")(cat)
+    return K.Model([a, b], [out1, out2], name="two_io")
+
+
+def build_conv(K: Any) -> Any:
+    """Image model: Conv2D, BN, pooling, DepthwiseConv2D, SeparableConv2D, Conv2DTranspose."""
+    i = K.Input(shape=(12, 12, 3), name="img")
+    x = K.layers.Conv2D(4, 3, padding="same", activation="relu", name="c1")(i)
+    x = K.layers.BatchNormalization(name="bn")(x)
+    x = K.layers.MaxPooling2D(2, name="mp")(x)
+    x = K.layers.DepthwiseConv2D(3, padding="same", name="dw")(x)
+    x = K.layers.SeparableConv2D(6, 3, activation="relu", name="sep")(x)
+    x = K.layers.Conv2DTranspose(3, 2, strides=2, name="tr")(x)
+    x = K.layers.AveragePooling2D(2, name="ap")(x)
+    x = K.layers.Conv2D(5, 1, use_bias=False, name="c2")(x)
+    y = K.layers.GlobalAveragePooling2D(name="gap")(x)
+    z = K.layers.GlobalMaxPooling2D(name="gmp")(x)
+    out = K.layers.Dense(3, name="head")(K.layers.Concatenate(name="cat")([y, z]))
+    return K.Model(i, out, name="conv")
+
+
+def build_sequence(K: Any) -> Any:
+    """Text model: Embedding, Bidirectional LSTM, GRU, SimpleRNN, MultiHeadAttention,
+    LayerNormalization, Conv1D, 1D pooling, merges (Multiply, Average, Maximum)."""
+    i = K.Input(shape=(7,), dtype="int32", name="tokens")
+    e = K.layers.Embedding(20, 8, name="emb")(i)
+    h = K.layers.Bidirectional(K.layers.LSTM(5, return_sequences=True, name="lstm"),
+                               name="bi")(e)
+    g = K.layers.GRU(6, return_sequences=True, name="gru")(h)
+    att = K.layers.MultiHeadAttention(num_heads=2, key_dim=3, name="mha")(g, g)
+    x = K.layers.LayerNormalization(name="ln")(K.layers.Add(name="res")([g, att]))
+    c = K.layers.Conv1D(6, 2, padding="same", activation="relu", name="conv1d")(x)
+    x = K.layers.Multiply(name="mul")([x, c])
+    p = K.layers.GlobalMaxPooling1D(name="gmp")(x)
+    q = K.layers.GlobalAveragePooling1D(name="gap")(K.layers.MaxPooling1D(2, name="mp")(x))
+    r = K.layers.SimpleRNN(6, name="srnn")(x)
+    m = K.layers.Maximum(name="max")([K.layers.Average(name="avg")([p, q]), r])
+    return K.Model(i, K.layers.Dense(2, name="head")(m), name="sequence")
+
+
+def build_mixed(K: Any) -> Any:
+    """float16 and mixed_float16 layer policies, a float32 head (as the mixed-precision guide
+    recommends)."""
+    return K.Sequential([
+        K.Input(shape=(8,), name="x"),
+        K.layers.Dense(16, activation="relu", dtype="mixed_float16", name="d_mixed"),
+        K.layers.LayerNormalization(dtype="mixed_float16", name="ln_mixed"),
+        K.layers.Dense(8, activation="tanh", dtype="float16", name="d_half"),
+        K.layers.Dense(3, dtype="float32", name="head"),
+    ], name="mixed")
+
+
+def _inputs(name: str, rng: np.random.Generator) -> Any:
+    if name == "two_io":
+        return [rng.standard_normal((5, 6)).astype("float32"),
+                rng.standard_normal((5, 6)).astype("float32")]
+    if name == "conv":
+        return rng.standard_normal((3, 12, 12, 3)).astype("float32")
+    if name == "sequence":
+        return rng.integers(0, 20, (4, 7)).astype("int32")
+    return rng.standard_normal((5, 8)).astype("float32")
+
+
+BUILDERS: Dict[str, Callable[[Any], Any]] = {
+    "sequential": build_sequential,
+    "two_io": build_two_io,
+    "conv": build_conv,
+    "sequence": build_sequence,
+    "mixed": build_mixed,
+}
+NAMES = list(BUILDERS)
+
+
+# -- kerasave builds and saves, once per module --------------------------------------------------
+
+
+def _set_weights(model: Any, seed: int) -> None:
+    """Deterministic values for every variable; variances positive."""
+    rng = np.random.default_rng(seed)
+    for w in model.weights:
+        dtype = np.dtype(w.dtype) if str(w.dtype) != "bfloat16" else np.float32
+        v = rng.standard_normal(w.shape) * 0.4
+        if "variance" in w.name:
+            v = np.abs(v) + 0.5
+        w.assign(v.astype(dtype))
+
+
+@pytest.fixture(scope="module")
+def saved(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, SimpleNamespace]:
+    out = {}
+    for seed, name in enumerate(NAMES):
+        d = tmp_path_factory.mktemp(name)
+        model = BUILDERS[name](ks)
+        model.compile(optimizer="adam", loss="mean_squared_error")
+        _set_weights(model, seed)
+        x = _inputs(name, np.random.default_rng(100 + seed))
+        y = model.predict(x)
+        paths = SimpleNamespace(keras=str(d / "m.keras"), weights_h5=str(d / "m.weights.h5"),
+                                h5=str(d / "m.h5"), legacy_weights=str(d / "w.h5"),
+                                ckpt=str(d / "ckpt"))
+        model.save(paths.keras)
+        model.save_weights(paths.weights_h5)
+        model.save(paths.h5)
+        model.save_weights(paths.legacy_weights)
+        model.save_weights(paths.ckpt)
+        out[name] = SimpleNamespace(model=model, x=x, y=y, weights=model.get_weights(),
+                                    paths=paths)
+    return out
+
+
+@pytest.fixture(scope="module")
+def keras_saved(tmp_path_factory: pytest.TempPathFactory) -> Dict[str, SimpleNamespace]:
+    """The same models built and saved by real Keras 3.15.1 (same weights): for the reverse
+    direction, and to show which failures are Keras's own."""
+    out = {}
+    for seed, name in enumerate(NAMES):
+        d = tmp_path_factory.mktemp(f"k3_{name}")
+        model = BUILDERS[name](keras)
+        _set_weights(model, seed)
+        x = _inputs(name, np.random.default_rng(100 + seed))
+        paths = SimpleNamespace(keras=str(d / "m.keras"), weights_h5=str(d / "m.weights.h5"),
+                                h5=str(d / "m.h5"))
+        model.save(paths.keras)
+        model.save_weights(paths.weights_h5)
+        model.save(paths.h5)
+        out[name] = SimpleNamespace(model=model, x=x, y=model.predict(x, verbose=0),
+                                    weights=[np.asarray(w) for w in model.get_weights()],
+                                    paths=paths)
+    return out
+
+
+# -- comparisons ---------------------------------------------------------------------------------
+
+
+def _as_list(y: Any) -> list:
+    if isinstance(y, dict):
+        return [np.asarray(v) for _, v in sorted(y.items())]
+    if isinstance(y, (list, tuple)):
+        return [np.asarray(v) for v in y]
+    return [np.asarray(y)]
+
+
+def assert_predicts_same(name: str, loaded: Any, case: SimpleNamespace) -> None:
+    got = _as_list(loaded.predict(case.x, verbose=0))
+    want = _as_list(case.y)
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        assert g.shape == w.shape
+        if name == "mixed":
+            # float16 compute: the two implementations round differently at 2^-11 relative.
+            np.testing.assert_allclose(g.astype(np.float32), w.astype(np.float32),
+                                       rtol=2e-2, atol=2e-2)
+        else:
+            np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5)
+
+
+def _key(w: Any) -> tuple:
+    w = np.asarray(w)
+    return (w.dtype.str, w.shape, w.tobytes())
+
+
+def assert_weights_exact(loaded: Any, case: SimpleNamespace, ordered: bool) -> None:
+    """Bit-exact weights; tf_keras lists a model's trainable weights before its non-trainable
+    ones (BN moving statistics move to the end), so there the order is not compared."""
+    got = [np.asarray(w) for w in loaded.get_weights()]
+    want = case.weights
+    assert len(got) == len(want)
+    if ordered:
+        for g, w in zip(got, want):
+            assert _key(g) == _key(w)
+    else:
+        assert sorted(map(_key, got)) == sorted(map(_key, want))
+
+
+# -- Keras 3.15.1 --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_keras3_load_model_keras_archive(saved: Dict[str, SimpleNamespace], name: str) -> None:
+    case = saved[name]
+    loaded = keras.saving.load_model(case.paths.keras)
+    assert_weights_exact(loaded, case, ordered=True)
+    assert_predicts_same(name, loaded, case)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_keras3_load_weights_weights_h5(saved: Dict[str, SimpleNamespace], name: str) -> None:
+    case = saved[name]
+    model = BUILDERS[name](keras)
+    model.load_weights(case.paths.weights_h5)
+    assert_weights_exact(model, case, ordered=True)
+    assert_predicts_same(name, model, case)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_keras3_load_model_legacy_h5(saved: Dict[str, SimpleNamespace], name: str) -> None:
+    case = saved[name]
+    loaded = keras.saving.load_model(case.paths.h5)
+    assert_weights_exact(loaded, case, ordered=True)
+    assert_predicts_same(name, loaded, case)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_keras3_load_weights_legacy_h5(saved: Dict[str, SimpleNamespace], name: str) -> None:
+    case = saved[name]
+    for path in (case.paths.legacy_weights, case.paths.h5):
+        model = BUILDERS[name](keras)
+        model.load_weights(path)
+        assert_weights_exact(model, case, ordered=True)
+        assert_predicts_same(name, model, case)
+
+
+def test_keras3_refuses_tf_checkpoints(saved: Dict[str, SimpleNamespace]) -> None:
+    """Keras 3 cannot load TF checkpoints at all, not even tf_keras's own (keras_formats.md §7):
+    kerasave's checkpoints are for tf_keras and TF."""
+    case = saved["sequential"]
+    model = build_sequential(keras)
+    with pytest.raises(ValueError, match="File format not supported"):
+        model.load_weights(case.paths.ckpt)
+
+
+# -- tf_keras 2.21 -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_tf_keras_load_weights_tf_checkpoint(saved: Dict[str, SimpleNamespace],
+                                             name: str) -> None:
+    case = saved[name]
+    model = BUILDERS[name](tf_keras)
+    status = model.load_weights(case.paths.ckpt)
+    status.assert_existing_objects_matched()
+    assert_weights_exact(model, case, ordered=False)
+    assert_predicts_same(name, model, case)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_tf_keras_load_weights_legacy_h5(saved: Dict[str, SimpleNamespace], name: str) -> None:
+    case = saved[name]
+    for path in (case.paths.legacy_weights, case.paths.h5):
+        model = BUILDERS[name](tf_keras)
+        model.load_weights(path)
+        assert_weights_exact(model, case, ordered=False)
+        assert_predicts_same(name, model, case)
+
+
+#: tf_keras's ``load_weights`` of a Keras 3 ``.weights.h5`` walks tf_keras's own object tree;
+#: MultiHeadAttention's sublayers sit elsewhere there, so this fails for Keras 3's own file too.
+TFK_WEIGHTS_H5_FAILS = {"sequence": "Layer 'value' expected 2 variables, but received 0"}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_tf_keras_load_weights_weights_h5(saved: Dict[str, SimpleNamespace],
+                                          keras_saved: Dict[str, SimpleNamespace],
+                                          name: str) -> None:
+    case = saved[name]
+    if name in TFK_WEIGHTS_H5_FAILS:
+        for path in (case.paths.weights_h5, keras_saved[name].paths.weights_h5):
+            with pytest.raises(ValueError, match=TFK_WEIGHTS_H5_FAILS[name]):
+                BUILDERS[name](tf_keras).load_weights(path)
+        return
+    model = BUILDERS[name](tf_keras)
+    model.load_weights(case.paths.weights_h5)
+    assert_weights_exact(model, case, ordered=False)
+    assert_predicts_same(name, model, case)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_tf_keras_load_model_legacy_h5(saved: Dict[str, SimpleNamespace],
+                                       keras_saved: Dict[str, SimpleNamespace],
+                                       name: str) -> None:
+    """kerasave writes the legacy ``.h5`` Keras 3 writes (Keras 3 configs: ``batch_shape``,
+    dtype policy records), which tf_keras 2.21 cannot read, from Keras 3 itself either
+    (keras_formats.md §3.5 item 3). Its weights still load into a tf_keras model
+    (test_tf_keras_load_weights_legacy_h5)."""
+    for path in (saved[name].paths.h5, keras_saved[name].paths.h5):
+        with pytest.raises((TypeError, ValueError), match="batch_shape"):
+            tf_keras.models.load_model(path)
+
+
+# -- the reverse: kerasave loads the same models saved by Keras 3 ------------------------------
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_kerasave_loads_keras3_files(keras_saved: Dict[str, SimpleNamespace], name: str) -> None:
+    case = keras_saved[name]
+    for path in (case.paths.keras, case.paths.h5):
+        loaded = ks.models.load_model(path)
+        assert_weights_exact(loaded, case, ordered=True)
+        assert_predicts_same(name, loaded, case)
+    model = BUILDERS[name](ks)
+    model.load_weights(case.paths.weights_h5)
+    assert_weights_exact(model, case, ordered=True)
+    assert_predicts_same(name, model, case)
+
+
+# -- and kerasave reads back what it wrote -------------------------------------------------------
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_kerasave_round_trip(saved: Dict[str, SimpleNamespace], name: str) -> None:
+    case = saved[name]
+    for path in (case.paths.keras, case.paths.h5):
+        assert_weights_exact(ks.models.load_model(path), case, ordered=True)
+    for path in (case.paths.weights_h5, case.paths.legacy_weights, case.paths.ckpt):
+        model = BUILDERS[name](ks)
+        model.load_weights(path)
+        assert_weights_exact(model, case, ordered=True)
+        assert_predicts_same(name, model, case)

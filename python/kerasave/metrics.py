@@ -258,8 +258,12 @@ class MeanMetricWrapper(Mean):
         from kerasave.saving.serialization import deserialize_keras_object
 
         config = dict(config)
-        if "fn" in config:
-            config = deserialize_keras_object(config, module_objects=ALL_OBJECTS_DICT)
+        fn = config.get("fn")
+        if isinstance(fn, str) and fn in _FUNCTIONS_BY_NAME:
+            # Keras 2 / tf_keras write the function by name ("mean_absolute_error").
+            config["fn"] = _FUNCTIONS_BY_NAME[fn]
+        elif fn is not None:
+            config = deserialize_keras_object(config)
         return cls(**config)
 
 
@@ -594,6 +598,9 @@ ALL_OBJECTS_DICT.update({
     "msle": globals()["MeanSquaredLogarithmicError"],
     "MSLE": globals()["MeanSquaredLogarithmicError"],
 })
+
+_FUNCTIONS_BY_NAME: Dict[str, Callable[..., Any]] = {
+    **{f.__name__: f for f in FUNCTIONS + _losses.FUNCTIONS}, **_losses.ALIASES}
 
 _registry.register_builtin("keras", "Metric", Metric, aliases=["keras.metrics.Metric"])
 for _cls in CLASSES:

@@ -41,6 +41,8 @@ class Model(Layer):
         super().__init__(**kwargs)
         object.__setattr__(self, "compiled", False)
         object.__setattr__(self, "_compile_config", None)
+        object.__setattr__(self, "optimizer", None)
+        object.__setattr__(self, "loss", None)
         object.__setattr__(self, "_functional", None)
         if inputs is not None and outputs is not None and not isinstance(self, Functional):
             # A subclass calling ``super().__init__(inputs, outputs)``: run the graph through
@@ -113,41 +115,86 @@ class Model(Layer):
                              f"{[layer.name for layer in self.layers]}.")
         raise ValueError("Provide either a layer name or layer index at `get_layer`.")
 
-    # -- compile (configs only) -----------------------------------------------------------
+    # -- compile (optimizer, loss and metric objects; no training) ------------------------
 
     def compile(self, optimizer: Any = "rmsprop", loss: Any = None, loss_weights: Any = None,
                 metrics: Any = None, weighted_metrics: Any = None, run_eagerly: bool = False,
                 steps_per_execution: int = 1, jit_compile: Any = "auto",
-                **kwargs: Any) -> None:
-        """Records the compile arguments (kerasave does not train).
+                auto_scale_loss: bool = True, **kwargs: Any) -> None:
+        """Sets up the optimizer, loss and metrics as Keras 3's ``compile`` does (no training).
+
+        ``model.optimizer`` becomes an optimizer object (``ks.optimizers.get``, unbuilt: call
+        ``model.optimizer.build(model.trainable_variables)`` or load a file to get its state),
+        ``model.loss`` is the ``loss`` argument as given (as in Keras), and
+        :meth:`get_compile_config` serializes the arguments as Keras 3 does.
 
         Args:
-            optimizer: Optimizer name, config or object.
-            loss: Loss(es).
+            optimizer: Optimizer name, record or object.
+            loss: Loss(es): names, functions, objects, or lists/dicts of them.
             loss_weights: Loss weights.
             metrics: Metrics.
             weighted_metrics: Weighted metrics.
             run_eagerly: Recorded.
             steps_per_execution: Recorded.
-            jit_compile: Recorded.
-            **kwargs: Ignored.
+            jit_compile: Recorded; ``"auto"`` is written as False (what Keras 3 on TensorFlow
+                resolves it to for these models).
+            auto_scale_loss: Ignored (no loss-scale optimizer wrapping).
+            **kwargs: Ignored (Keras 2 arguments such as ``sample_weight_mode``).
         """
+        from kerasave import optimizers
+
+        opt = optimizers.get(optimizer)
+        object.__setattr__(self, "optimizer", opt)
+        if loss is not None:
+            object.__setattr__(self, "loss", loss)
+        if jit_compile == "auto":
+            jit_compile = False
+        if jit_compile and run_eagerly:
+            jit_compile = False
+        object.__setattr__(self, "jit_compile", jit_compile)
+        object.__setattr__(self, "run_eagerly", run_eagerly)
+        object.__setattr__(self, "steps_per_execution", steps_per_execution)
         object.__setattr__(self, "_compile_config", {
-            "optimizer": serialize_keras_object(optimizer), "loss": serialize_keras_object(loss),
-            "loss_weights": loss_weights, "metrics": serialize_keras_object(metrics),
-            "weighted_metrics": serialize_keras_object(weighted_metrics),
-            "run_eagerly": run_eagerly, "steps_per_execution": steps_per_execution,
-            "jit_compile": False if jit_compile == "auto" else jit_compile})
+            "optimizer": opt, "loss": loss, "loss_weights": loss_weights, "metrics": metrics,
+            "weighted_metrics": weighted_metrics, "run_eagerly": run_eagerly,
+            "steps_per_execution": steps_per_execution, "jit_compile": jit_compile})
         object.__setattr__(self, "compiled", True)
 
     def get_compile_config(self) -> Optional[Dict[str, Any]]:
-        """The recorded compile config (``{}`` when never compiled, as Keras writes)."""
-        return self._compile_config if self._compile_config is not None else {}
+        """The compile arguments serialized now, as Keras 3 does (so the optimizer's config
+        has its current learning rate); ``{}`` when never compiled."""
+        if not self.compiled or self._compile_config is None:
+            return {}
+        return {key: serialize_keras_object(value)
+                for key, value in self._compile_config.items()}
 
     def compile_from_config(self, config: Dict[str, Any]) -> None:
-        """Records a compile config as loaded from a file (kept verbatim)."""
-        object.__setattr__(self, "_compile_config", dict(config))
-        object.__setattr__(self, "compiled", True)
+        """Compiles from a compile config (``.keras``) or a tf_keras / legacy ``.h5``
+        ``training_config`` (``optimizer_config`` key), then builds the optimizer when the
+        model is built, as Keras 3 does, so a file's optimizer state can be loaded into it.
+
+        Losses and metrics kerasave cannot resolve (an unregistered custom function) are kept
+        as their serialized configs with a warning, so the config survives a round trip.
+
+        Args:
+            config: The dict.
+        """
+        import warnings
+
+        if type(self).compile is not Model.compile:
+            warnings.warn(
+                "`compile()` was not called as part of model loading because the model's "
+                "`compile()` method is custom. All subclassed Models that have `compile()` "
+                "overridden should also override `get_compile_config()` and "
+                "`compile_from_config(config)`. Alternatively, you can call `compile()` "
+                "manually after loading.", stacklevel=2)
+            return
+        from kerasave.optimizers._compat import compile_args_from_config
+
+        args = compile_args_from_config(dict(config))
+        self.compile(**args)
+        if self.built and self.optimizer is not None:
+            self.optimizer.build(self.trainable_variables)
 
     # -- inference -------------------------------------------------------------------------
 

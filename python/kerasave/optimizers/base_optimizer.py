@@ -333,6 +333,15 @@ class Optimizer:
         """Restores :attr:`variables` from ``store["0"], ...``; a count mismatch warns and
         skips, as Keras 3 does."""
         keys = list(store.keys())
+        lr_is_variable = isinstance(self._learning_rate, Variable)
+        if lr_is_variable and len(keys) == len(self._variables) - 1 and len(keys) >= 1:
+            # tf_keras's own .keras: iteration then the slots, no learning rate.
+            from kerasave.optimizers._compat import assign_tf_keras_new
+
+            values = [store[str(i)] for i in range(len(keys))]
+            assign_tf_keras_new(self, values[0], None, values[1:],
+                                f"optimizer '{self.name}'")
+            return
         if len(keys) != len(self._variables):
             msg = (f"Skipping variable loading for optimizer '{self.name}', because it has "
                    f"{len(self._variables)} variables whereas the saved optimizer has "

@@ -73,7 +73,11 @@ def load_model(filepath: Any, custom_objects: Optional[Mapping[str, Any]] = None
         legacy_h5.load_weights_from_legacy_h5(model, store)
         training = (store.metadata or {}).get("training_config")
         if compile and training and hasattr(model, "compile_from_config"):
-            model.compile_from_config(training if isinstance(training, dict) else {})
+            from kerasave.saving.registry import CustomObjectScope
+
+            with CustomObjectScope(custom):
+                model.compile_from_config(training if isinstance(training, dict) else {})
+            legacy_h5.load_optimizer_weights(model, store)
     else:
         keras_archive.load_from_store(model, store)
     return model
@@ -263,6 +267,12 @@ def _save_legacy_h5(model: Any, path: str) -> str:
         else None
     if compile_config:
         metadata["training_config"] = _training_config(compile_config)
+        optimizer = getattr(model, "optimizer", None)
+        if optimizer is not None:
+            # Keras 3: the optimizer's variables under optimizer_weights, named by path.
+            opt_tensors, opt_attrs = legacy_h5.optimizer_weight_tensors(optimizer)
+            tensors.update(opt_tensors)
+            attrs.update(opt_attrs)
     return save_tensors(path, tensors, format="legacy_h5_model", config=model_config,
                         attrs=attrs, metadata=metadata)
 

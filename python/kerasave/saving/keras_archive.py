@@ -21,8 +21,10 @@ def _is_model(obj: Any) -> bool:
         getattr(obj, "_functional", None) is not None
 
 
-def walk(model: Layer) -> Iterator[Tuple[str, Layer]]:
-    """Yields ``(inner_path, layer)`` in Keras's saving traversal, first path wins.
+def walk(model: Layer) -> Iterator[Tuple[str, Any]]:
+    """Yields ``(inner_path, layer)`` in Keras's saving traversal, first path wins; a compiled
+    model's optimizer comes at ``"optimizer"`` (an :class:`~kerasave.optimizers.Optimizer`,
+    not a layer).
 
     Args:
         model: The root model or layer.
@@ -51,19 +53,22 @@ def _join(a: str, b: str) -> str:
 
 
 def _children(path: str, obj: Layer) -> Iterator[Tuple[str, Any]]:
+    from kerasave.models.model import Model
+    from kerasave.optimizers import Optimizer
+
     attrs: List[Tuple[str, Any]] = []
     if _is_model(obj):
         yield from _container(_join(path, "layers"), list(obj.layers))
-    else:
-        from kerasave.models.model import Model
-
-        if isinstance(obj, Model):
-            attrs.append(("layers", list(obj.layers)))
+    elif isinstance(obj, Model):
+        attrs.append(("layers", list(obj.layers)))
     attrs.extend(getattr(obj, "_tracked", {}).items())
+    if isinstance(obj, Model) and isinstance(getattr(obj, "optimizer", None), Optimizer):
+        # A compiled model's optimizer is the attribute "optimizer" (optimizer/vars).
+        attrs.append(("optimizer", obj.optimizer))
     for name, value in sorted(attrs, key=lambda kv: _attr_key(kv[0])):
         if name.startswith("__"):
             continue
-        if isinstance(value, Layer):
+        if isinstance(value, (Layer, Optimizer)):
             yield _join(path, name), value
         elif isinstance(value, (list, tuple, dict)):
             yield from _container(_join(path, name), value)

@@ -90,3 +90,43 @@ def _assign(layer: Layer, keys: List[str], store: Any, skip_mismatch: bool,
                 continue
             raise ValueError(msg)
         var.assign(value)
+
+
+def optimizer_weight_tensors(optimizer: Any) -> tuple:
+    """Keras 3's ``optimizer_weights`` group: datasets named by variable path
+    (``adam/iteration``, ``adam/dense_kernel_momentum``, ...) and the ``weight_names``
+    attribute; nothing for an optimizer without variables."""
+    tensors: Dict[str, Any] = {}
+    names: List[str] = []
+    for var in optimizer.variables:
+        names.append(var.path)
+        tensors[f"optimizer_weights/{var.path}"] = var.numpy()
+    if not names:
+        return {}, {}
+    return tensors, {"/optimizer_weights": {"weight_names": names}}
+
+
+def load_optimizer_weights(model: Any, store: Any) -> bool:
+    """Restores ``model.optimizer`` from a legacy ``.h5`` ``optimizer_weights`` group: Keras 3
+    names (positional), tf_keras new optimizers (``iteration:0`` then slots) or tf_keras legacy
+    optimizers (``Adam/iter:0``, slots grouped by name). A mismatch warns and leaves the
+    optimizer fresh, as Keras does.
+
+    Returns:
+        Whether the state was restored.
+    """
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None:
+        return False
+    try:
+        names = list(store.attrs("optimizer_weights").get("weight_names", []))
+    except KeyError:
+        return False
+    if not names:
+        return False
+    if not optimizer.built:
+        optimizer.build(model.trainable_variables)
+    from kerasave.optimizers._compat import assign_from_h5
+
+    values = [store[f"optimizer_weights/{n}"] for n in names]
+    return assign_from_h5(optimizer, names, values, str(getattr(store, "path", "file")))

@@ -132,6 +132,13 @@ def save_weights(model: Any, filepath: Any, max_shard_size: Optional[float] = No
         from kerasave.checkpoint import save_checkpoint
 
         tensors = {key: v.numpy() for key, v in tf_checkpoint_keys(model).items()}
+        optimizer = getattr(model, "optimizer", None)
+        if optimizer is not None:
+            # tf_keras's layout for its (new) optimizers: optimizer/_iterations,
+            # optimizer/_learning_rate, optimizer/_variables/<1..N> (the slots).
+            from kerasave.optimizers._compat import checkpoint_tensors
+
+            tensors.update({k: v.numpy() for k, v in checkpoint_tensors(optimizer).items()})
         return save_checkpoint(path, tensors, update_state=True)
     if path.endswith((".h5", ".hdf5")) and not path.endswith(".weights.h5"):
         # tf_keras's save_weights("x.h5"): the legacy layout at the file root (§3.2).
@@ -328,6 +335,15 @@ def _load_tf_checkpoint(model: Any, store: Any, skip_mismatch: bool = False) -> 
                 continue
             raise ValueError(msg)
         var.assign(value)
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is not None:
+        # tf_keras restores optimizer state deferred, once the optimizer builds: build it now.
+        from kerasave.optimizers._compat import assign_from_checkpoint
+
+        if not optimizer.built:
+            optimizer.build(model.trainable_variables)
+        var_keys = {id(v): k for k, v in tf_checkpoint_keys(model).items()}
+        assign_from_checkpoint(optimizer, store, var_keys, str(store.path))
     if missing:
         warnings.warn(f"{store.path}: no value for "
                       f"{len(missing)} variable(s), left as they were: {', '.join(missing)}",

@@ -183,7 +183,12 @@ def _object2(x: Any) -> Any:
     return {k: _object2(v) for k, v in x.items()}
 
 
-def _inbound2(nodes: Any, nested_sequential: set) -> Any:
+#: Layers whose call takes several tensors positionally; Keras 2 records the second and later
+#: ones as keyword arguments (``{"value": [name, node, tensor]}``).
+_POSITIONAL_TENSORS = {"MultiHeadAttention": ["query", "value", "key"]}
+
+
+def _inbound2(nodes: Any, nested_sequential: set, class_name: str = "") -> Any:
     """Keras 3 ``[{"args", "kwargs"}]`` nodes -> Keras 2 ``[[[name, node, tensor, kwargs]]]``.
 
     Keras 2 numbers a nested Sequential's calls from 1 (node 0 is its own input node);
@@ -209,8 +214,16 @@ def _inbound2(nodes: Any, nested_sequential: set) -> Any:
                 return {k: collect(v) for k, v in x.items()}
             return x
 
-        collect(node.get("args", []))
+        args = list(node.get("args", []))
         kwargs: Dict[str, Any] = {}
+        names = _POSITIONAL_TENSORS.get(class_name)
+        if names and len(args) > 1:
+            for name, arg in zip(names[1:], args[1:]):
+                if isinstance(arg, dict) and arg.get("class_name") == "__keras_tensor__":
+                    ln, ni, ti = arg["config"]["keras_history"]
+                    kwargs[name] = [ln, ni + (1 if ln in nested_sequential else 0), ti]
+            args = args[:1]
+        collect(args)
         for k, v in (node.get("kwargs") or {}).items():
             if isinstance(v, dict) and v.get("class_name") == "__keras_tensor__":
                 name, ni, ti = v["config"]["keras_history"]
@@ -238,6 +251,14 @@ def _layer2(record: Dict[str, Any]) -> Dict[str, Any]:
                     del config[key]
             if record["class_name"] == "InputLayer" and "batch_shape" in config:
                 config["batch_input_shape"] = config.pop("batch_shape")
+            if record["class_name"] == "MultiHeadAttention":
+                # tf_keras's from_config pops these (None when never built).
+                build = record.get("build_config") or {}
+                build = build.get("shapes_dict", build)
+                for key in ("query_shape", "key_shape", "value_shape"):
+                    config.setdefault(key, build.get(key))
+                if config.get("key_shape") is None:  # key defaults to value
+                    config["key_shape"] = config.get("value_shape")
             if record["class_name"] == "LeakyReLU" and "negative_slope" in config:
                 config["alpha"] = config.pop("negative_slope")
             for key in ("layer", "forward_layer", "backward_layer", "cell"):
@@ -256,7 +277,8 @@ def _model_config2(class_name: str, config: Dict[str, Any]) -> Dict[str, Any]:
         out = _layer2(rec)
         if "inbound_nodes" in rec:
             out["name"] = rec.get("name", out["config"].get("name"))
-            out["inbound_nodes"] = _inbound2(rec["inbound_nodes"], nested_sequential)
+            out["inbound_nodes"] = _inbound2(rec["inbound_nodes"], nested_sequential,
+                                             rec.get("class_name", ""))
         layers.append(out)
     out_config: Dict[str, Any] = {"name": config.get("name")}
     if "trainable" in config and class_name != "Sequential":
@@ -312,8 +334,24 @@ def _identifier(obj: Any, is_root: bool) -> str:
     return "_tf_keras_layer"
 
 
+def _sublayer_build_shapes(layer: Any) -> Dict[int, Any]:
+    """Build shapes of sublayers a layer builds itself without recording them (tf_keras builds
+    a sublayer revived from config only from its ``build_input_shape``)."""
+    if type(layer).__name__ != "MultiHeadAttention" or not layer.get_build_config():
+        return {}
+    shapes = layer.get_build_config().get("shapes_dict", {})
+    q = shapes.get("query_shape")
+    if q is None:
+        return {}
+    v = shapes.get("value_shape") or q
+    k = shapes.get("key_shape") or v
+    value_dim = getattr(layer, "value_dim", None) or layer.key_dim
+    return {id(layer.query_dense): q, id(layer.key_dense): k, id(layer.value_dense): v,
+            id(layer.output_dense): list(q[:-1]) + [layer.num_heads, value_dim]}
+
+
 def _layer_metadata(layer: Any, record2: Dict[str, Any],
-                    inbound: Optional[Any]) -> Dict[str, Any]:
+                    inbound: Optional[Any], build_shape: Any = None) -> Dict[str, Any]:
     from kerasave.layers.base import InputLayer
 
     config = record2["config"]
@@ -340,7 +378,7 @@ def _layer_metadata(layer: Any, record2: Dict[str, Any],
     build = layer.get_build_config() if hasattr(layer, "get_build_config") else None
     shape = (build or {}).get("input_shape")
     if shape is None:
-        shape = _called_shape(layer)
+        shape = build_shape if build_shape is not None else _called_shape(layer)
     if shape is not None:
         meta["build_input_shape"] = _tensor_shape(shape)
     return meta
@@ -449,6 +487,10 @@ def build_spec(model: Any) -> Tuple[Dict[str, Any], List[Tuple[int, str, str, st
         ids[id(obj)] = len(order)
         order.append((obj, path))
     metadata: List[Tuple[int, str, str, str]] = []
+    sub_shapes: Dict[int, Any] = {}
+    for obj, _ in order:
+        if isinstance(obj, Layer):
+            sub_shapes.update(_sublayer_build_shapes(obj))
     for node_id, (obj, path) in enumerate(order):
         if _is_variable(obj):
             variables[node_id] = obj
@@ -471,7 +513,7 @@ def build_spec(model: Any) -> Tuple[Dict[str, Any], List[Tuple[int, str, str, st
             rec2 = layer_records.get(id(obj))
             if rec2 is None:
                 rec2 = keras2_config(serialize_keras_object(obj))
-            meta = _layer_metadata(obj, rec2, inbound.get(id(obj)))
+            meta = _layer_metadata(obj, rec2, inbound.get(id(obj)), sub_shapes.get(id(obj)))
             if _graph_layers(obj) is not None:
                 meta["is_graph_network"] = True
         metadata.append((node_id, ".".join(["root"] + path), identifier,

@@ -175,7 +175,9 @@ def assign_from_h5(optimizer: Any, names: Sequence[str], values: Sequence[Any],
         Whether the state was restored (else a warning was given, as Keras does).
     """
     names = [str(n) for n in names]
-    if len(names) == len(optimizer.variables) and not any(n.endswith(":0") for n in names):
+    if not any(n.endswith(":0") for n in names):
+        # Keras 3 names (variable paths): Keras's set_weights, positional over the shorter
+        # list (an unbuilt optimizer saved only iteration and learning_rate).
         return _check_and_assign(list(zip(optimizer.variables, values)), where)
     if names and names[0].split("/")[-1] in ("iteration:0", "iteration"):
         return assign_tf_keras_new(optimizer, values[0], None, list(values[1:]), where)

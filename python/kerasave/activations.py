@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+import contextlib
+import contextvars
+from typing import Any, Callable, Iterator, Optional
 
 import numpy as np
 
@@ -49,6 +51,16 @@ def hard_sigmoid(x: Any) -> np.ndarray:
     """``relu6(x + 3) / 6``."""
     x = _f(x)
     return (np.clip(x + 3, 0, 6) / 6).astype(x.dtype)
+
+
+def hard_sigmoid_keras2(x: Any) -> np.ndarray:
+    """Keras 2 / tf_keras ``hard_sigmoid``: ``clip(0.2 * x + 0.5, 0, 1)``.
+
+    Keras 3 changed the slope to 1/6; configs written by Keras 2 still say ``"hard_sigmoid"``, so
+    loading resolves that name to this function inside :func:`keras_version_scope` ("2.x").
+    """
+    x = _f(x)
+    return np.clip(x * np.asarray(0.2, x.dtype) + np.asarray(0.5, x.dtype), 0, 1).astype(x.dtype)
 
 
 def hard_silu(x: Any) -> np.ndarray:
@@ -187,16 +199,27 @@ def sparse_plus(x: Any) -> np.ndarray:
 
 
 def sparsemax(x: Any, axis: int = -1) -> np.ndarray:
-    """Sparsemax (Martins & Astudillo 2016) along ``axis``."""
+    """Sparsemax along ``axis``, exactly as Keras 3 computes it.
+
+    Keras (every backend) takes ``tau = (sum of the cumulative sums inside the support - 1) / k``
+    rather than the paper's ``(cumsum[k] - 1) / k``; the two differ once the support has more than
+    one element, and matching Keras's outputs means following Keras.
+    """
     x = _f(x)
     z = np.moveaxis(x, axis, -1)
     zs = -np.sort(-z, axis=-1)
-    k = np.arange(1, z.shape[-1] + 1, dtype=x.dtype)
+    r = np.arange(1, z.shape[-1] + 1, dtype=x.dtype)
     cs = np.cumsum(zs, axis=-1)
-    support = (1 + k * zs) > cs
-    kz = np.sum(support, axis=-1, keepdims=True)
-    tau = (np.take_along_axis(cs, kz - 1, axis=-1) - 1) / kz
+    support = zs - (cs - 1) / r > 0
+    k = np.sum(support, axis=-1, keepdims=True).astype(x.dtype)
+    tau = (np.sum(np.where(support, cs, 0), axis=-1, keepdims=True) - 1) / k
     return np.moveaxis(np.maximum(z - tau, 0), -1, axis).astype(x.dtype)
+
+
+def sparse_sigmoid(x: Any) -> np.ndarray:
+    """0 below -1, 1 above 1, ``(x + 1) / 2`` between."""
+    x = _f(x)
+    return np.where(x <= -1, 0, np.where(x >= 1, 1, (x + 1) * 0.5)).astype(x.dtype)
 
 
 def threshold(x: Any, threshold: float = 0.0, default_value: float = 0.0) -> np.ndarray:
@@ -219,8 +242,29 @@ _ALL = {
     "leaky_relu": leaky_relu, "mish": mish, "celu": celu, "glu": glu, "hard_tanh": hard_tanh,
     "hard_shrink": hard_shrink, "soft_shrink": soft_shrink, "tanh_shrink": tanh_shrink,
     "squareplus": squareplus, "sparse_plus": sparse_plus, "sparsemax": sparsemax,
-    "threshold": threshold, "log_sigmoid": log_sigmoid,
+    "sparse_sigmoid": sparse_sigmoid, "threshold": threshold, "log_sigmoid": log_sigmoid,
 }
+
+#: True while deserializing a config written by Keras 2 / tf_keras (see keras_version_scope).
+_KERAS2: contextvars.ContextVar[bool] = contextvars.ContextVar("kerasave_keras2_activations",
+                                                              default=False)
+
+
+@contextlib.contextmanager
+def keras_version_scope(version: Optional[str]) -> Iterator[None]:
+    """Resolves activation names with the semantics of the Keras version that wrote a file.
+
+    Only ``hard_sigmoid`` differs between Keras 2 (tf_keras) and Keras 3 among the names both
+    register; the loaders enter this scope with the file's ``keras_version``.
+
+    Args:
+        version: ``"2.21.0"``, ``"3.15.1"``... or None (Keras 3 semantics).
+    """
+    token = _KERAS2.set(bool(version) and str(version).split(".")[0] in ("1", "2"))
+    try:
+        yield
+    finally:
+        _KERAS2.reset(token)
 _ALIASES = {"swish": silu, "hard_swish": hard_silu}
 
 for _name, _fn in _ALL.items():
@@ -241,6 +285,8 @@ def serialize(activation: Callable) -> Any:
     for name, fn in _ALL.items():
         if fn is activation:
             return name
+    if activation is hard_sigmoid_keras2:
+        return "hard_sigmoid"
     for name, fn in _ALIASES.items():
         if fn is activation:
             return "silu" if name == "swish" else "hard_silu"
@@ -270,6 +316,8 @@ def deserialize(config: Any, custom_objects: Optional[dict] = None) -> Callable:
         raise UnknownObjectError(f"Unknown activation function: '{obj}'. Register it with "
                                  "@keras.saving.register_keras_serializable or pass it in "
                                  "custom_objects.")
+    if obj is hard_sigmoid and _KERAS2.get():
+        return hard_sigmoid_keras2
     return obj
 
 

@@ -51,10 +51,13 @@ def load_model(filepath: Any, custom_objects: Optional[Mapping[str, Any]] = None
 
     store = _open(filepath)
     if store.format == "saved_model":
+        from kerasave.activations import keras_version_scope
         from kerasave.saving.saved_model import load_saved_model
 
-        return load_saved_model(store, custom_objects=custom_objects, compile=compile,
-                                safe_mode=safe_mode)
+        # SavedModel directories are tf_keras's: Keras 2 activation semantics.
+        with keras_version_scope("2"):
+            return load_saved_model(store, custom_objects=custom_objects, compile=compile,
+                                    safe_mode=safe_mode)
     config = store.config
     if config is None:
         raise UnsupportedFormatError(f"{os.fspath(filepath)}: no model config in this file "
@@ -67,7 +70,10 @@ def load_model(filepath: Any, custom_objects: Optional[Mapping[str, Any]] = None
 
     # Every variable is overwritten from the file: skip sampling initializers (zeros are
     # calloc'ed lazily), so loading costs little more than mapping the file.
-    with skip_weight_init():
+    from kerasave.activations import keras_version_scope
+
+    # A tf_keras file's "hard_sigmoid" is Keras 2's (see activations.keras_version_scope).
+    with skip_weight_init(), keras_version_scope((store.metadata or {}).get("keras_version")):
         model = deserialize_keras_object(config, custom_objects=custom, safe_mode=safe_mode)
     if fmt in ("legacy_h5_model", "legacy_h5_weights"):
         legacy_h5.load_weights_from_legacy_h5(model, store)

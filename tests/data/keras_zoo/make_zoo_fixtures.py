@@ -394,7 +394,7 @@ def tfk_policy_model(policy_a):
 
 
 @keras.saving.register_keras_serializable(package="Zoo", name="Gate")
-class K3Gate(keras.layers.Layer):
+class Gate(keras.layers.Layer):
     """Custom layer: ``sigmoid(x @ w + b) * x * scale``; the test ports it."""
 
     def __init__(self, scale=1.0, **kwargs):
@@ -415,7 +415,7 @@ class K3Gate(keras.layers.Layer):
 
 @tf_keras.saving.register_keras_serializable(package="Zoo", name="Gate")
 class TfkGate(tf_keras.layers.Layer):
-    """tf_keras twin of K3Gate (same registered name)."""
+    """tf_keras twin of Gate (same registered name)."""
 
     def __init__(self, scale=1.0, **kwargs):
         super().__init__(**kwargs)
@@ -504,8 +504,8 @@ def build(case):
             "tf_keras mixed_bfloat16 policy", {"tol": 1e-2}
     if case == "k3_custom":
         k3_seed(8)
-        return keras, custom_model(keras, K3Gate), [((5,), "f")], \
-            "Keras 3 registered custom layer Zoo>Gate", {"custom": {"Zoo>Gate": K3Gate}}
+        return keras, custom_model(keras, Gate), [((5,), "f")], \
+            "Keras 3 registered custom layer Zoo>Gate", {"custom": {"Zoo>Gate": Gate}}
     if case == "tfk_custom":
         tfk_seed(8)
         return tf_keras, custom_model(tf_keras, TfkGate), [((5,), "f")], \

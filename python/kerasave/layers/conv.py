@@ -337,12 +337,13 @@ class Cropping2D(Layer):
 
 @_register
 class UpSampling2D(Layer):
-    """Nearest-neighbour upsampling.
+    """Nearest-neighbour or bilinear upsampling.
 
     Args:
         size: Row and column factors.
         data_format: Channel position.
-        interpolation: Only ``"nearest"`` is implemented.
+        interpolation: ``"nearest"`` or ``"bilinear"`` (TF's ``resize_bilinear`` with half-pixel
+            centers, as ``tf.image.resize`` calls it for Keras 3 and tf_keras).
         **kwargs: Base layer arguments.
     """
 
@@ -354,15 +355,45 @@ class UpSampling2D(Layer):
         self.interpolation = interpolation
 
     def call(self, inputs: Any) -> np.ndarray:
-        if self.interpolation != "nearest":
-            raise NotImplementedError("UpSampling2D: only interpolation='nearest' is supported")
+        if self.interpolation not in ("nearest", "bilinear"):
+            raise NotImplementedError(f"UpSampling2D {self.name!r}: interpolation="
+                                      f"{self.interpolation!r} is not implemented (nearest, "
+                                      "bilinear are)")
         x = _to_last(np.asarray(inputs), self.data_format)
-        x = np.repeat(np.repeat(x, self.size[0], axis=1), self.size[1], axis=2)
+        if self.interpolation == "bilinear":
+            x = _resize_bilinear(x, x.shape[1] * self.size[0], x.shape[2] * self.size[1])
+        else:
+            x = np.repeat(np.repeat(x, self.size[0], axis=1), self.size[1], axis=2)
         return _from_last(x, self.data_format)
 
     def get_config(self) -> Dict[str, Any]:
         return {**super().get_config(), "size": list(self.size),
                 "data_format": self.data_format, "interpolation": self.interpolation}
+
+
+def _bilinear_weights(out_size: int, in_size: int) -> tuple:
+    """TF's ``compute_interpolation_weights`` with half-pixel centers (float32 arithmetic)."""
+    scale = np.float32(in_size) / np.float32(out_size)
+    src = (np.arange(out_size, dtype=np.float32) + np.float32(0.5)) * scale - np.float32(0.5)
+    floor = np.floor(src)
+    lower = np.maximum(floor.astype(np.int64), 0)
+    upper = np.minimum(np.ceil(src).astype(np.int64), in_size - 1)
+    return lower, upper, (src - floor).astype(np.float32)
+
+
+def _resize_bilinear(x: np.ndarray, height: int, width: int) -> np.ndarray:
+    """NHWC bilinear resize, computed like TF's ResizeBilinear kernel: lerp along x on the top
+    and bottom rows, then along y."""
+    dtype = x.dtype
+    xf = x.astype(np.float32)
+    y0, y1, yl = _bilinear_weights(height, x.shape[1])
+    x0, x1, xl = _bilinear_weights(width, x.shape[2])
+    xl = xl[None, None, :, None]
+    top_rows, bottom_rows = xf[:, y0], xf[:, y1]
+    top = top_rows[:, :, x0] + (top_rows[:, :, x1] - top_rows[:, :, x0]) * xl
+    bottom = bottom_rows[:, :, x0] + (bottom_rows[:, :, x1] - bottom_rows[:, :, x0]) * xl
+    out = top + (bottom - top) * yl[None, :, None, None]
+    return out.astype(dtype)
 
 
 def _window_conv(x: np.ndarray, strides: tuple, dilation: tuple, padding: str,

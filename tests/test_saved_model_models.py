@@ -316,3 +316,32 @@ def test_cli_convert_keras_to_saved_model_and_back(tmp_path):
     back = keras.models.load_model(tmp_path / "sm")
     for a, b in zip(back.get_weights(), model.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("case", ["tfk_seq", "tfk_legacy_opt"])
+def test_optimizer_state_restored_and_rewritten(tmp_path, case):
+    """The tf_keras optimizer state (new layout and legacy .OPTIMIZER_SLOT slots) comes back
+    through the object graph, and kerasave writes it in the new layout (optimizer/_iterations,
+    _learning_rate, _variables/N) so it survives a round trip."""
+    model = keras.models.load_model(DATA / case / "model")
+    opt = model.optimizer
+    assert int(opt.iterations) == 2
+    assert any(np.any(v.numpy()) for v in opt.variables[2:])
+    with keras.open(DATA / case / "model") as store:
+        if case == "tfk_seq":
+            np.testing.assert_array_equal(
+                opt.variables[2].numpy(),
+                store["optimizer/_variables/1/.ATTRIBUTES/VARIABLE_VALUE"])
+    model.save(tmp_path / "m", save_format="tf")
+    with keras.open(tmp_path / "m") as store:
+        assert int(store["optimizer/_iterations/.ATTRIBUTES/VARIABLE_VALUE"]) == 2
+        nodes = store.saved_model["nodes"]
+        opt_node = nodes[dict(nodes[0]["children"])["optimizer"]]
+        assert opt_node["identifier"] == "experimentalOptimizer"
+        assert [n for n, _ in opt_node["children"]] == ["_variables", "_iterations",
+                                                         "_learning_rate"]
+    back = keras.models.load_model(tmp_path / "m")
+    for a, b in zip(back.optimizer.variables, opt.variables):
+        np.testing.assert_array_equal(a.numpy(), b.numpy())
+    no_compile = keras.models.load_model(tmp_path / "m", compile=False)
+    assert getattr(no_compile, "optimizer", None) is None

@@ -225,3 +225,28 @@ def test_convert_tf_keras_saved_model_to_keras3(tfk_written, tmp_path):
     for a, b in zip(k3.get_weights(), model.get_weights()):
         np.testing.assert_array_equal(a, b)
     np.testing.assert_allclose(k3.predict(x, verbose=0), y, rtol=0, atol=1e-5)
+
+
+def test_compiled_model_with_optimizer_state_round_trips(tmp_path):
+    """A tf_keras SavedModel with Adam state -> kerasave (weights + optimizer state) ->
+    kerasave SavedModel -> tf_keras compiles the same optimizer; tf.saved_model.load sees the
+    optimizer variables with kerasave's values."""
+    src = os.path.join(os.path.dirname(__file__), "..", "data", "saved_model", "tfk_seq",
+                       "model")
+    model = ks.models.load_model(src)
+    assert int(model.optimizer.iterations) == 2
+    out = tmp_path / "resaved"
+    model.save(out, save_format="tf")
+    loaded = tf_keras.models.load_model(out)
+    assert type(loaded.optimizer).__name__ == "Adam"
+    assert float(loaded.optimizer.learning_rate) == pytest.approx(0.01)
+    assert getattr(loaded.loss, "__name__", loaded.loss) in ("mse", "mean_squared_error")
+    for a, b in zip(loaded.get_weights(), model.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    restored = tf.saved_model.load(str(out))
+    opt = restored.optimizer
+    assert int(opt._iterations.numpy()) == 2
+    ours = [v.numpy() for v in model.optimizer.variables]
+    theirs = [opt._variables[i].numpy() for i in range(1, len(ours) - 1)]
+    for a, b in zip(theirs, ours[2:]):
+        np.testing.assert_array_equal(a, b)

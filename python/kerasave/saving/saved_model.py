@@ -44,9 +44,33 @@ class _Wrapper:
     """A ``trackable_list_wrapper`` / ``trackable_dict_wrapper`` node (a layer attribute that
     holds a list or dict of sublayers)."""
 
-    def __init__(self, identifier: str, children: List[Tuple[str, Any]]) -> None:
+    def __init__(self, identifier: str, children: List[Tuple[str, Any]],
+                 version: Tuple[int, int] = (1, 1)) -> None:
         self.identifier = identifier
         self.children = children
+        self.version = version
+
+
+def _optimizer_node(model: Any) -> Optional[_Wrapper]:
+    """The model's optimizer in tf_keras's (new optimizer) layout: ``_variables`` (0 is
+    ``_iterations``, then the slots in Keras order), ``_iterations``, ``_learning_rate``; None
+    when the model has no built optimizer."""
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None or not getattr(optimizer, "built", False):
+        return None
+    from kerasave.optimizers._compat import checkpoint_tensors
+
+    tensors = checkpoint_tensors(optimizer, prefix="")
+    suffix = "/.ATTRIBUTES/VARIABLE_VALUE"
+    iterations = tensors.pop("_iterations" + suffix)
+    lr = tensors.pop("_learning_rate" + suffix, None)
+    slots = sorted((int(k[len("_variables/"):-len(suffix)]), v) for k, v in tensors.items())
+    listed = _Wrapper("trackable_list_wrapper",
+                      [("0", iterations)] + [(str(i), v) for i, v in slots])
+    children = [("_variables", listed), ("_iterations", iterations)]
+    if lr is not None:
+        children.append(("_learning_rate", lr))
+    return _Wrapper("experimentalOptimizer", children, version=(2, 1))
 
 
 def _graph_layers(model: Any) -> Optional[List[Any]]:
@@ -139,6 +163,8 @@ _K3_ONLY_DEFAULTS: Dict[str, Dict[str, Any]] = {
     "SpatialDropout1D": {"data_format": None}, "SpatialDropout2D": {"data_format": None},
 }
 _INITIALIZER_K3_ONLY = {"input_axes": None, "output_axes": None}
+#: Keras 3 optimizer keys tf_keras's optimizers reject ("... is not a valid argument").
+_OPTIMIZER_K3_ONLY = {"loss_scale_factor", "gradient_accumulation_steps"}
 
 
 def _is_record(x: Any) -> bool:
@@ -169,6 +195,8 @@ def _object2(x: Any) -> Any:
             return dtype
         if x.get("class_name") == "__tuple__":
             return [_object2(v) for v in x.get("config", {}).get("value", [])]
+        if x.get("module") == "builtins" and x.get("class_name") == "function":
+            return x["config"]  # a function by name (a metric's ``fn``)
         registered = x.get("registered_name")
         module = x.get("module")
         name = registered if registered and module is not None and \
@@ -427,7 +455,8 @@ def _training_config2(model: Any) -> Optional[Dict[str, Any]]:
         optimizer = {"class_name": optimizer, "config": {}}
     if _is_record(optimizer):
         opt = _object2(optimizer)
-        config = {k: v for k, v in (opt.get("config") or {}).items()}
+        config = {k: v for k, v in (opt.get("config") or {}).items()
+                  if not (k in _OPTIMIZER_K3_ONLY and v is None)}
         config.setdefault("is_legacy_optimizer", False)
         out["optimizer_config"] = {"class_name": opt["class_name"], "config": config}
     return out
@@ -486,6 +515,16 @@ def build_spec(model: Any) -> Tuple[Dict[str, Any], List[Tuple[int, str, str, st
     for path, obj in walk_tree(model):
         ids[id(obj)] = len(order)
         order.append((obj, path))
+    optimizer = _optimizer_node(model)
+    if optimizer is not None:
+        extra = [(["optimizer"], optimizer)]
+        for path, obj in walk_tree(optimizer):
+            if path and id(obj) not in ids:
+                extra.append((["optimizer"] + path, obj))
+        for path, obj in extra:
+            if id(obj) not in ids:
+                ids[id(obj)] = len(order)
+                order.append((obj, path))
     metadata: List[Tuple[int, str, str, str]] = []
     sub_shapes: Dict[int, Any] = {}
     for obj, _ in order:
@@ -499,9 +538,11 @@ def build_spec(model: Any) -> Tuple[Dict[str, Any], List[Tuple[int, str, str, st
                           "trainable": bool(obj.trainable)})
             continue
         children = [(name, ids[id(child)]) for name, child in tf_keras_children(obj)]
+        if node_id == 0 and optimizer is not None:
+            children.append(("optimizer", ids[id(optimizer)]))
         if isinstance(obj, _Wrapper):
             nodes.append({"kind": "user_object", "identifier": obj.identifier,
-                          "children": children})
+                          "version": obj.version, "children": children})
             continue
         identifier = _identifier(obj, node_id == 0)
         nodes.append({"kind": "user_object", "identifier": identifier, "children": children})
@@ -690,7 +731,7 @@ def model_config_of(store: Any) -> Dict[str, Any]:
             "config": _untuple(decode_json_utils(config))}
 
 
-def assign_from_object_graph(model: Any, store: Any) -> int:
+def assign_from_object_graph(model: Any, store: Any) -> Dict[int, str]:
     """Assigns every variable of ``model`` from the SavedModel's bundle by walking the stored
     object graph from the root in step with the model's tf_keras tree (matching children by
     local name) and reading each variable node's ``checkpoint_key``.
@@ -700,7 +741,7 @@ def assign_from_object_graph(model: Any, store: Any) -> int:
         store: A :class:`kerasave._saved_model.SavedModelStore`.
 
     Returns:
-        The number of variables assigned.
+        ``{id(variable): checkpoint key}`` for every variable assigned.
 
     Raises:
         CorruptFileError: A variable node without a bundle key, a shape or dtype mismatch,
@@ -710,10 +751,9 @@ def assign_from_object_graph(model: Any, store: Any) -> int:
 
     nodes = store.saved_model["nodes"]
     where = store.directory
-    assigned: set = set()
+    assigned: Dict[int, str] = {}
     visited: set = set()
     stack: List[Tuple[Any, int, List[str]]] = [(model, 0, [])]
-    count = 0
     while stack:
         obj, node_id, path = stack.pop()
         if (id(obj), node_id) in visited:
@@ -741,14 +781,13 @@ def assign_from_object_graph(model: Any, store: Any) -> int:
                     f"{where_var}: key {key!r} has shape {tuple(np.shape(value))}, the model "
                     f"variable {child.path} has {tuple(child.shape)}")
             child.assign(value)
-            assigned.add(id(child))
-            count += 1
+            assigned[id(child)] = key
     missing = [v.path for v in model.weights if id(v) not in assigned]
     if missing:
         raise CorruptFileError(
             f"{where}: the SavedModel's object graph has no value for {len(missing)} model "
             f"variable(s): {', '.join(missing[:5])}{', ...' if len(missing) > 5 else ''}")
-    return count
+    return assigned
 
 
 def load_saved_model(store: Any, custom_objects: Any = None, compile: bool = True,
@@ -780,8 +819,24 @@ def load_saved_model(store: Any, custom_objects: Any = None, compile: bool = Tru
     with skip_weight_init():
         model = deserialize_keras_object(config, custom_objects=dict(custom_objects or {}),
                                          safe_mode=safe_mode)
-    assign_from_object_graph(model, store)
+    var_keys = assign_from_object_graph(model, store)
     training = (_root_metadata_of(store) or {}).get("training_config")
     if compile and isinstance(training, dict) and hasattr(model, "compile_from_config"):
         model.compile_from_config(_untuple(decode_json_utils(training)))
+        _restore_optimizer(model, store, var_keys)
     return model
+
+
+def _restore_optimizer(model: Any, store: Any, var_keys: Dict[int, str]) -> None:
+    """Optimizer state from the root's ``optimizer`` object (tf_keras new-optimizer layout or
+    legacy ``.OPTIMIZER_SLOT`` slots); tf_keras itself leaves it fresh (keras_formats.md §4.4),
+    kerasave restores what matches and warns otherwise."""
+    optimizer = getattr(model, "optimizer", None)
+    root_children = dict(store.saved_model["nodes"][0]["children"])
+    if optimizer is None or "optimizer" not in root_children:
+        return
+    from kerasave.optimizers._compat import assign_from_checkpoint
+
+    if not optimizer.built:
+        optimizer.build(model.trainable_variables)
+    assign_from_checkpoint(optimizer, store, var_keys, store.directory)

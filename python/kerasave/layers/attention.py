@@ -158,6 +158,9 @@ class MultiHeadAttention(Layer):
         **kwargs: Base layer arguments.
     """
 
+    # The output carries the query's mask (Keras sets it on the attention output).
+    _SUPPORTS_MASKING = True
+
     # tf_keras tracks the projections as private attributes (checkpoint keys).
     _TF_CKPT_NAMES = {"query_dense": "_query_dense", "key_dense": "_key_dense",
                       "value_dense": "_value_dense", "output_dense": "_output_dense"}
@@ -265,16 +268,25 @@ class MultiHeadAttention(Layer):
         v = self.value_dense(value)
         q = q * np.asarray(1.0 / np.sqrt(float(self.key_dim)), q.dtype)
         scores = np.einsum("aecd,abcd->acbe", k, q)
+        # Keras's _compute_attention_mask: query mask [B, T, 1] & value/key masks [B, 1, S]
+        # & the causal mask & attention_mask.
         mask = None
-        if attention_mask is not None:
-            mask = np.asarray(attention_mask, bool)
+        for m, axis in ((query_mask, -1), (value_mask, -2), (key_mask, -2)):
+            if m is not None:
+                m = np.expand_dims(np.asarray(m, bool), axis)
+                mask = m if mask is None else (mask & m)
         if use_causal_mask:
             t, s = scores.shape[-2], scores.shape[-1]
-            causal = np.tril(np.ones((t, s), bool))
-            mask = causal[None] if mask is None else (mask & causal[None])
+            causal = np.tril(np.ones((t, s), bool))[None]
+            mask = causal if mask is None else (mask & causal)
+        if attention_mask is not None:
+            am = np.asarray(attention_mask, bool)
+            mask = am if mask is None else (mask & am)
         if mask is not None:
             mask = mask[:, None] if mask.ndim == 3 else mask
-            scores = np.where(mask, scores, np.asarray(-1e9, scores.dtype))
+            # Keras adds (1 - mask) * large_negative: -1e9, -3e4 for float16 (-1e9 is inf there).
+            big = -3e4 if scores.dtype == np.float16 else -1e9
+            scores = np.where(mask, scores, np.asarray(big, scores.dtype))
         probs = _ops.softmax(scores, axis=-1).astype(scores.dtype)
         out = np.einsum("acbe,aecd->abcd", probs, v)
         out = self.output_dense(out)

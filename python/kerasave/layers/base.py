@@ -727,6 +727,37 @@ class Layer:
             mask = None
         return out, self.compute_mask(args[0] if args else None, mask)
 
+    def _arg_masks(self, call_args: Any, call_kwargs: Any, masks: Dict[int, Any]) -> Dict[str, Any]:
+        """Keras 3's ``Layer.__call__`` mask rule for calls with several tensor arguments: each
+        tensor argument ``k`` whose ``{k}_mask`` parameter ``call`` declares (and the call did not
+        pass) receives that tensor's Keras mask (e.g. MultiHeadAttention's ``query_mask`` and
+        ``value_mask``). tf_keras's MultiHeadAttention reads the same masks off its inputs.
+
+        Args:
+            call_args: The node's symbolic positional arguments.
+            call_kwargs: The node's symbolic keyword arguments.
+            masks: ``{id(KerasTensor): mask}`` of the tensors computed so far.
+
+        Returns:
+            The extra keyword arguments (empty when there is nothing to add).
+        """
+        import inspect
+
+        try:
+            sig = inspect.signature(self.call)
+            bound = sig.bind_partial(*call_args, **call_kwargs).arguments
+        except (TypeError, ValueError):
+            return {}
+        tensors = {k: v for k, v in bound.items() if isinstance(v, KerasTensor)}
+        if len(tensors) < 2:
+            return {}
+        extra = {}
+        for name, t in tensors.items():
+            key = f"{name}_mask"
+            if key in sig.parameters and bound.get(key) is None and masks.get(id(t)) is not None:
+                extra[key] = masks[id(t)]
+        return extra
+
     def compute_output_spec(self, *args: Any, **kwargs: Any) -> Any:
         """Infers output KerasTensors by running ``call`` on zeros (batch dimension 1)."""
         def concrete(t: Any) -> Any:

@@ -447,6 +447,8 @@ class Functional(Model):
                 in_mask = None
             if "mask" in kwargs:
                 in_mask = None
+            if hasattr(node.operation, "_arg_masks"):  # query_mask/value_mask... (layers/base.py)
+                kwargs.update(node.operation._arg_masks(node.call_args, node.call_kwargs, masks))
             out, out_mask = node.operation._call_with_mask(tuple(args), kwargs, in_mask)
             for t, v in zip(node.output_tensors, flatten(out)):
                 values[id(t)] = v

@@ -28,6 +28,7 @@ from kerasave._writers import save_tensors
 from kerasave.storage import Store, open
 from kerasave import activations, initializers, layers, models  # noqa: E402
 from kerasave import losses, metrics, optimizers  # noqa: E402
+from kerasave import constraints, regularizers  # noqa: E402
 from kerasave.layers import Input  # noqa: E402
 from kerasave.models import Model, Sequential  # noqa: E402
 
@@ -51,10 +52,12 @@ __all__ = [
     "Model",
     "Sequential",
     "activations",
+    "constraints",
     "initializers",
     "layers",
     "losses",
     "metrics",
     "models",
     "optimizers",
+    "regularizers",
 ]

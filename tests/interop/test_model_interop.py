@@ -47,13 +47,19 @@ pytestmark = pytest.mark.interop
 
 
 def build_sequential(K: Any) -> Any:
-    """Sequential MLP with BatchNormalization, Dropout and a softmax head."""
+    """Sequential MLP with regularizers and constraints, BatchNormalization, Dropout,
+    LayerNormalization and a softmax head."""
     return K.Sequential([
         K.Input(shape=(8,), name="x"),
-        K.layers.Dense(16, activation="relu", name="d1"),
+        K.layers.Dense(16, activation="relu", name="d1",
+                       kernel_regularizer=K.regularizers.L2(1e-3),
+                       bias_regularizer=K.regularizers.L1(0.005),
+                       kernel_constraint=K.constraints.MaxNorm(3.0)),
         K.layers.BatchNormalization(name="bn"),
         K.layers.Dropout(0.3, name="drop"),
-        K.layers.Dense(8, activation="tanh", name="d2"),
+        K.layers.Dense(8, activation="tanh", name="d2",
+                       kernel_regularizer=K.regularizers.L1L2(l1=1e-5, l2=1e-4),
+                       kernel_constraint=K.constraints.UnitNorm(axis=0)),
         K.layers.LayerNormalization(name="ln"),
         K.layers.Dense(4, activation="softmax", name="head"),
     ], name="seq")
@@ -381,3 +387,40 @@ def test_kerasave_round_trip(saved: Dict[str, SimpleNamespace], name: str) -> No
         model.load_weights(path)
         assert_weights_exact(model, case, ordered=True)
         assert_predicts_same(name, model, case)
+
+
+# -- regularizers and constraints: configs and numbers as Keras 3 -------------------------------
+
+REGULARIZERS = [("L1", {"l1": 0.005}), ("L1", {}), ("L2", {"l2": 1e-3}), ("L2", {}),
+                ("L1L2", {"l1": 1e-5, "l2": 1e-4}), ("L1L2", {}),
+                ("OrthogonalRegularizer", {"factor": 0.03, "mode": "rows"}),
+                ("OrthogonalRegularizer", {"factor": 0.01, "mode": "columns"})]
+CONSTRAINTS = [("MaxNorm", {"max_value": 1.5, "axis": 0}), ("MaxNorm", {}), ("NonNeg", {}),
+               ("UnitNorm", {"axis": 1}), ("MinMaxNorm", {"min_value": 0.5, "max_value": 1.2,
+                                                         "rate": 0.7, "axis": 0})]
+
+
+@pytest.mark.parametrize("family,name,kwargs",
+                         [("regularizers", n, k) for n, k in REGULARIZERS]
+                         + [("constraints", n, k) for n, k in CONSTRAINTS])
+def test_regularizers_and_constraints_match_keras3(family: str, name: str,
+                                                   kwargs: Dict[str, Any]) -> None:
+    ours = getattr(getattr(ks, family), name)(**kwargs)
+    theirs = getattr(getattr(keras, family), name)(**kwargs)
+    record = ks.saving.serialize_keras_object(ours)
+    assert record == keras.saving.serialize_keras_object(theirs)
+    # Each side reads the other's record.
+    assert type(ks.saving.deserialize_keras_object(record)) is type(ours)
+    assert type(keras.saving.deserialize_keras_object(record)) is type(theirs)
+    w = np.random.default_rng(len(name)).standard_normal((4, 3)).astype("float32")
+    # (Keras is given a backend tensor, as in training: its numpy path of `normalize` turns
+    # axis 0 into -1, so OrthogonalRegularizer(mode="columns") fails on numpy input.)
+    np.testing.assert_allclose(np.asarray(ours(w)),
+                               np.asarray(theirs(keras.ops.convert_to_tensor(w))),
+                               rtol=1e-5, atol=1e-6)
+    # Keras's string identifiers.
+    snake = {"L1L2": "l1l2", "OrthogonalRegularizer": "orthogonal_regularizer",
+             "MaxNorm": "max_norm", "NonNeg": "non_neg", "UnitNorm": "unit_norm",
+             "MinMaxNorm": "min_max_norm"}.get(name, name.lower())
+    assert type(getattr(ks, family).get(snake)) is type(ours)
+    assert type(getattr(keras, family).get(snake)) is type(theirs)

@@ -250,6 +250,17 @@ class MultiHeadAttention(Layer):
         """The shapes the layer was built for."""
         return self._build_shapes_dict
 
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if not self.built:
+            # query/value/key may come as keywords (Keras 3 legacy .h5 configs carry
+            # ``kwargs: {"key": ...}`` and no build_config): build from all three.
+            vals = list(args[:3]) + [None] * (3 - len(args[:3]))
+            for i, name in enumerate(("query", "value", "key")):
+                if vals[i] is None and kwargs.get(name) is not None:
+                    vals[i] = kwargs[name]
+            self._maybe_build(tuple(vals))
+        return super().__call__(*args, **kwargs)
+
     def _maybe_build(self, args: tuple) -> None:
         if self.built:
             return

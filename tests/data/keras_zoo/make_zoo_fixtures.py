@@ -113,6 +113,10 @@ def inputs_for(specs, seed: int, batch: int = 3):
     for shape, kind in specs:
         if kind == "f":
             out.append(rng.normal(0.0, 1.0, (batch,) + shape).astype(np.float32))
+        elif kind == "m":  # 0/1 attention mask, every query sees at least key 0
+            a = rng.integers(0, 2, (3,) + shape).astype(np.int32)
+            a[..., 0] = 1
+            out.append(a)
         elif kind == "f+0":  # float with trailing all-zero timesteps (for Masking)
             a = rng.normal(0.0, 1.0, (3,) + shape).astype(np.float32)
             a[0, -2:] = 0.0
@@ -345,7 +349,8 @@ def mha_model(lib):
     k = L.Input((6, 8), name="k")
     v = L.Input((6, 4), name="v")
     tok = L.Input((5,), dtype="int32", name="tok")
-    m1 = L.MultiHeadAttention(2, 4, name="mha_kv")(q, v, key=k)
+    am = L.Input((5, 6), dtype="int32", name="am")  # explicit attention_mask, cast to bool
+    m1 = L.MultiHeadAttention(2, 4, name="mha_kv")(q, v, key=k, attention_mask=am)
     m2 = L.MultiHeadAttention(num_heads=3, key_dim=2, value_dim=5, use_bias=False,
                               output_shape=6, name="mha_proj")(q, k)
     m3 = L.MultiHeadAttention(2, 3, name="mha_causal")(q, q, use_causal_mask=True)
@@ -354,7 +359,7 @@ def mha_model(lib):
     p4 = L.GlobalAveragePooling1D()(m4)
     m5, scores = L.MultiHeadAttention(1, 4, attention_axes=None, name="mha_scores")(
         q, k, return_attention_scores=True)
-    return lib.Model([q, k, v, tok],
+    return lib.Model([q, k, v, tok, am],
                      [L.Flatten()(m1), L.Flatten()(m2), L.Flatten()(m3), p4, L.Flatten()(m5),
                       L.Flatten()(scores)], name="mha")
 
@@ -447,7 +452,7 @@ def custom_model(lib, gate):
 
 CONV_IN = [((7, 7, 3), "f"), ((2, 5, 5), "f"), ((9, 3), "f"), ((4, 4, 4, 2), "f")]
 RNN_IN = [((7,), ("i", 20)), ((6, 3), "f+0")]
-MHA_IN = [((5, 8), "f"), ((6, 8), "f"), ((6, 4), "f"), ((5,), ("i", 12))]
+MHA_IN = [((5, 8), "f"), ((6, 8), "f"), ((6, 4), "f"), ((5,), ("i", 12)), ((5, 6), "m")]
 
 
 def build(case):

@@ -152,6 +152,31 @@ def test_custom_layer_needs_registration(name: str) -> None:
         keras.saving.load_model(DATA / name)
 
 
+@pytest.mark.parametrize("name", [f for c, f in CASES if EXPECTED[c]["custom"]])
+def test_registered_port_loads_without_custom_objects(name: str, monkeypatch: Any) -> None:
+    """Registering the port under the file's name ("Zoo>Gate") is enough, and the model's
+    config then names it the same way."""
+    from kerasave.saving import registry
+
+    monkeypatch.setattr(registry, "_GLOBAL_CUSTOM_OBJECTS", dict(registry._GLOBAL_CUSTOM_OBJECTS))
+    monkeypatch.setattr(registry, "_GLOBAL_CUSTOM_NAMES", dict(registry._GLOBAL_CUSTOM_NAMES))
+
+    # Same class name as the original: a .keras file keys a custom layer's weights by the
+    # snake-cased class name ("layers/gate"), as Keras does.
+    RegisteredGate = type("Gate", (Gate,), {})
+    keras.saving.register_keras_serializable(package="Zoo", name="Gate")(RegisteredGate)
+
+    case = name.rsplit(".", 1)[0]
+    model = keras.saving.load_model(DATA / name)
+    gate = model.get_layer("gate")
+    assert type(gate) is RegisteredGate and gate.scale == 1.5
+    assert [_sha(w) for w in model.get_weights()] == EXPECTED[case]["get_weights"]
+    records = [r for r in model.get_config()["layers"] if r["name"] == "gate"]
+    assert records[0]["registered_name"] == "Zoo>Gate"
+    again = keras.models.Model.from_config(model.get_config())
+    assert type(again.get_layer("gate")) is RegisteredGate
+
+
 def test_every_layer_and_activation_is_covered() -> None:
     """The zoo's configs name every layer class and activation issue 4 lists."""
     layers = set()

@@ -404,7 +404,8 @@ ALL_OBJECTS_DICT.update({f.__name__: f for f in FUNCTIONS})
 ALL_OBJECTS_DICT.update(ALIASES)
 
 _registry.register_builtin("keras", "Loss", Loss, aliases=["keras.losses.Loss"])
-_registry.register_builtin("keras.losses", "LossFunctionWrapper", LossFunctionWrapper)
+# Not exported by Keras: written with its internal module and registered_name, as Keras does.
+_registry.register_builtin("keras.src.losses.losses", "LossFunctionWrapper", LossFunctionWrapper)
 for _cls in CLASSES:
     _registry.register_builtin("keras.losses", _cls.__name__, _cls)
 for _fn in FUNCTIONS:

@@ -42,7 +42,9 @@ def _lenient(value: Any, deserialize: Callable[[Any], Any], what: str) -> Any:
         return {k: _lenient(v, deserialize, what) for k, v in value.items()}
     try:
         return deserialize(value)
-    except (UnknownObjectError, UnsafeConfigError, TypeError, ValueError) as e:
+    except UnsafeConfigError:
+        raise  # safe mode refuses a lambda loss as Keras does; never kept silently
+    except (UnknownObjectError, TypeError, ValueError) as e:
         warnings.warn(f"compile config: keeping the {what} {value.get('class_name')!r} as a "
                       f"config ({e})", stacklevel=4)
         return value
@@ -66,7 +68,7 @@ def compile_args_from_config(config: Dict[str, Any]) -> Dict[str, Any]:
     if isinstance(opt_config, (str, dict)):
         try:
             optimizer = optimizers.get(opt_config)
-        except (UnknownObjectError, UnsafeConfigError, ValueError, TypeError) as e:
+        except (UnknownObjectError, ValueError, TypeError) as e:
             warnings.warn(f"compile config: optimizer {opt_config!r} could not be rebuilt ({e});"
                           " the model is compiled without an optimizer", stacklevel=3)
     else:

@@ -237,7 +237,10 @@ class _GlobalPool(Layer):
             m = np.asarray(mask, x.dtype)[..., None] if self.data_format != "channels_first" \
                 else np.asarray(mask, x.dtype)[:, None, :]
             total = np.sum(x * m, axis=axes, keepdims=self.keepdims)
-            return (total / np.sum(m, axis=axes, keepdims=self.keepdims)).astype(x.dtype)
+            # A fully masked row is 0/0 = NaN, as in Keras (and while inferring output specs
+            # on all-zero token inputs): no RuntimeWarning for it.
+            with np.errstate(invalid="ignore", divide="ignore"):
+                return (total / np.sum(m, axis=axes, keepdims=self.keepdims)).astype(x.dtype)
         return np.mean(x, axis=axes, keepdims=self.keepdims).astype(x.dtype)
 
     def get_config(self) -> Dict[str, Any]:

@@ -139,6 +139,20 @@ def _func():
     return model
 
 
+def _shared_nested():
+    a = keras.Input((4,), name="a")
+    b = keras.Input((4,), name="b")
+    shared = keras.layers.Dense(3, name="shared")
+    ii = keras.Input((3,))
+    inner = keras.Model(ii, keras.layers.Dense(2, name="idense")(ii), name="inner_func")
+    x = keras.layers.Concatenate()([inner(shared(a)), inner(shared(b))])
+    td = keras.layers.TimeDistributed(keras.layers.Dense(2))(keras.layers.Reshape((2, 2))(a))
+    out = keras.layers.Concatenate()([x, keras.layers.Flatten()(td)])
+    model = keras.Model([a, b], out, name="multi")
+    _randomize(model)
+    return model
+
+
 def _randomize(model):
     rng = np.random.default_rng(0)
     for w in model.weights:
@@ -148,7 +162,8 @@ def _randomize(model):
         w.assign(value)
 
 
-@pytest.mark.parametrize("make,shape", [(_seq, (5, 3)), (_func, (5, 6))])
+@pytest.mark.parametrize("make,shape", [(_seq, (5, 3)), (_func, (5, 6)),
+                                        (_shared_nested, [(5, 4), (5, 4)])])
 @pytest.mark.parametrize("how", ["save_format", "no_suffix", "save_model"])
 def test_writer_round_trip(tmp_path, make, shape, how):
     model = make()
@@ -167,7 +182,9 @@ def test_writer_round_trip(tmp_path, make, shape, how):
     assert [w.shape for w in back.weights] == [w.shape for w in model.weights]
     for a, b in zip(back.get_weights(), model.get_weights()):
         np.testing.assert_array_equal(a, b)
-    x = np.random.default_rng(1).standard_normal(shape).astype(np.float32)
+    rng = np.random.default_rng(1)
+    x = [rng.standard_normal(s).astype(np.float32) for s in shape] \
+        if isinstance(shape, list) else rng.standard_normal(shape).astype(np.float32)
     np.testing.assert_array_equal(back.predict(x), model.predict(x))
 
 
@@ -218,6 +235,13 @@ def test_keras2_config_has_no_keras3_keys(tmp_path):
     assert layers["x"]["config"]["batch_input_shape"] == [None, 6]
     assert layers["x"]["inbound_nodes"] == []
     # A nested Sequential is called at node 1 in Keras 2 (node 0 is its own input node).
+    m = _shared_nested()
+    shared = sm.keras2_config(keras.saving.serialize_keras_object(m), m)
+    concat = next(lay for lay in shared["config"]["layers"] if lay["class_name"] ==
+                  "Concatenate")
+    # Calls of a shared nested Functional are nodes 1 and 2 in Keras 2.
+    assert [e[:3] for e in concat["inbound_nodes"][0]] == [["inner_func", 1, 0],
+                                                           ["inner_func", 2, 0]]
     reshape = next(lay for lay in k2["config"]["layers"] if lay["class_name"] == "Reshape")
     assert reshape["inbound_nodes"] == [[["inner", 1, 0, {}]]]
     concat = next(lay for lay in k2["config"]["layers"] if lay["class_name"] == "Concatenate")

@@ -112,20 +112,38 @@ def _conv_attention():
     return _randomize(ks.Model([img, tokens], out, name="conv_att"))
 
 
+def _shared_nested():
+    """A shared Dense, a shared nested Functional (Keras 2 node numbering from 1), masking
+    (Embedding mask_zero -> LSTM) and TimeDistributed."""
+    a = ks.Input((4,), name="a")
+    b = ks.Input((4,), name="b")
+    shared = ks.layers.Dense(3, name="shared")
+    ii = ks.Input((3,))
+    inner = ks.Model(ii, ks.layers.Dense(2, name="idense")(ii), name="inner_func")
+    x = ks.layers.Concatenate()([inner(shared(a)), inner(shared(b))])
+    t_in = ks.Input((5,), dtype="int32", name="t")
+    lstm = ks.layers.LSTM(2)(ks.layers.Embedding(10, 3, mask_zero=True)(t_in))
+    td = ks.layers.TimeDistributed(ks.layers.Dense(2))(ks.layers.Reshape((2, 2))(a))
+    out = ks.layers.Concatenate()([x, lstm, ks.layers.Flatten()(td)])
+    return _randomize(ks.Model([a, b, t_in], out, name="multi"))
+
+
 def _inputs(model, n=4, seed=1):
     rng = np.random.default_rng(seed)
     xs = []
     for t in model.inputs:
         shape = (n,) + tuple(t.shape[1:])
         if "int" in str(t.dtype):
-            xs.append(rng.integers(0, 10, shape).astype(np.int32))
+            x = rng.integers(0, 10, shape).astype(np.int32)
+            x[:, -2:] = 0  # padding, for masked inputs
+            xs.append(x)
         else:
             xs.append(rng.standard_normal(shape).astype(np.float32))
     return xs if len(xs) > 1 else xs[0]
 
 
 MODELS = {"sequential": _sequential, "functional": _functional,
-          "conv_attention": _conv_attention}
+          "conv_attention": _conv_attention, "shared_nested": _shared_nested}
 
 
 @pytest.fixture(scope="module")

@@ -273,7 +273,8 @@ def _layer2(record: Dict[str, Any]) -> Dict[str, Any]:
         if isinstance(config.get("layers"), list):
             config = _model_config2(record["class_name"], config)
         else:
-            config = {k: _object2(v) for k, v in config.items()}
+            sub = ("layer", "forward_layer", "backward_layer", "cell")
+            config = {k: _object2(v) if k not in sub else v for k, v in config.items()}
             for key, default in _K3_ONLY_DEFAULTS.get(record["class_name"], {}).items():
                 if key in config and config[key] == default:
                     del config[key]
@@ -289,11 +290,13 @@ def _layer2(record: Dict[str, Any]) -> Dict[str, Any]:
                     config["key_shape"] = config.get("value_shape")
             if record["class_name"] == "LeakyReLU" and "negative_slope" in config:
                 config["alpha"] = config.pop("negative_slope")
-            for key in ("layer", "forward_layer", "backward_layer", "cell"):
-                if isinstance(config.get(key), dict) and "module" in config[key]:
+            for key in sub:
+                if _is_record(config.get(key)):
                     config[key] = _layer2(config[key])
+                elif key in config:
+                    config[key] = _object2(config[key])
             if isinstance(config.get("cell"), list):
-                config["cell"] = [_layer2(c) for c in config["cell"]]
+                config["cell"] = [_layer2(c) if _is_record(c) else c for c in config["cell"]]
     return {"class_name": class_name, "config": config}
 
 
@@ -321,18 +324,102 @@ def _model_config2(class_name: str, config: Dict[str, Any]) -> Dict[str, Any]:
     return out_config
 
 
-def keras2_config(record: Dict[str, Any]) -> Dict[str, Any]:
+def _pre_node(layer: Any) -> bool:
+    """Keras 2 gives a nested graph network a node 0 of its own (input to output), so calls
+    of it are numbered from 1."""
+    from kerasave.models.model import Functional, Sequential
+
+    if isinstance(layer, Functional):
+        return True
+    if isinstance(layer, Sequential):
+        try:
+            return bool(layer.inputs)
+        except Exception:  # noqa: BLE001 - an unbuilt Sequential has no inputs
+            return False
+    return False
+
+
+def _graph_inbound(model: Any) -> Dict[str, Any]:
+    """Keras 2 ``inbound_nodes`` of a functional model's layers, read from the graph itself
+    (``[[[producer, node, tensor, kwargs], ...], ...]``): node indices count the producer's
+    calls that belong to this model, from 1 for nested graph networks."""
+    from kerasave.layers.base import KerasTensor, flatten
+    from kerasave.saving.serialization import serialize_keras_object
+
+    own = {id(n) for n in model._nodes}
+    index: Dict[int, int] = {}
+    for layer in model._operations:
+        k = 1 if _pre_node(layer) else 0
+        for node in layer._inbound_nodes:
+            if id(node) in own:
+                index[id(node)] = k
+                k += 1
+
+    def triple(t: Any) -> List[Any]:
+        layer, ni, ti = t._keras_history
+        return [layer.name, index.get(id(layer._inbound_nodes[ni]), ni), ti]
+
+    out: Dict[str, Any] = {}
+    for layer in model._operations:
+        nodes = []
+        for node in layer._inbound_nodes:
+            if id(node) not in own or node.is_input:
+                continue
+            args = list(node.call_args)
+            kwargs: Dict[str, Any] = {}
+            names = _POSITIONAL_TENSORS.get(type(layer).__name__)
+            if names and len(args) > 1:
+                for name, arg in zip(names[1:], args[1:]):
+                    if isinstance(arg, KerasTensor):
+                        kwargs[name] = triple(arg)
+                args = args[:1]
+            for key, value in node.call_kwargs.items():
+                if isinstance(value, KerasTensor):
+                    kwargs[key] = triple(value)
+                elif not any(isinstance(v, KerasTensor) for v in flatten(value)):
+                    kwargs[key] = _object2(serialize_keras_object(value))
+            tensors = [t for t in flatten(args) if isinstance(t, KerasTensor)]
+            nodes.append([triple(t) + [kwargs] for t in tensors])
+        out[layer.name] = nodes
+    return out
+
+
+def _fix_inbound(model: Any, record2: Dict[str, Any]) -> None:
+    """Replaces the converted ``inbound_nodes`` of ``record2`` (and of nested functional
+    models) by those read from the model's graph."""
+    from kerasave.models.model import Functional
+
+    config = record2.get("config")
+    if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
+        return
+    graph = _graph_inbound(model) if isinstance(model, Functional) else {}
+    by_name = {getattr(lay, "name", None): lay for lay in getattr(model, "layers", [])}
+    for rec in config["layers"]:
+        name = rec.get("name") or (rec.get("config") or {}).get("name")
+        if name in graph and "inbound_nodes" in rec:
+            rec["inbound_nodes"] = graph[name]
+        if name in by_name:
+            _fix_inbound(by_name[name], rec)
+
+
+def keras2_config(record: Dict[str, Any], model: Any = None) -> Dict[str, Any]:
     """A Keras 3 model record (``serialize_keras_object(model)``) as tf_keras writes it in
     ``model_config``: ``{"class_name", "config"}`` with Keras 2 layer records (no ``module``,
     dtype names, ``batch_input_shape``, list-format ``inbound_nodes``).
 
     Args:
         record: The Keras 3 record.
+        model: The model the record describes; when given, functional ``inbound_nodes`` are
+            read from its graph (exact Keras 2 node numbering for shared and nested models)
+            instead of converted from the record.
 
     Returns:
         The tf_keras record.
     """
-    return _layer2(record)
+    out = _layer2(record)
+    if model is not None:
+        _fix_inbound(model, out)
+    return out
 
 
 # -- metadata -------------------------------------------------------------------------------
@@ -484,7 +571,7 @@ def build_spec(model: Any) -> Tuple[Dict[str, Any], List[Tuple[int, str, str, st
 
     with ObjectSharingScope():
         record = serialize_keras_object(model)
-    root2 = keras2_config(record)
+    root2 = keras2_config(record, model)
     # Keras 2 records of the model's own layers (graph networks) by layer identity.
     layer_records: Dict[int, Dict[str, Any]] = {}
     inbound: Dict[int, Any] = {}

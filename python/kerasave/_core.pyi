@@ -180,3 +180,27 @@ def read_saved_model(path: PathLike) -> dict[str, Any]:
     saved_object_graph_hash, checkpoint_hash, uuid, producer}).
     """
     ...
+
+# --- SavedModel writing (src/python/saved_model_writer.rs) -----------------------------------
+
+def encode_saved_model(
+    spec: dict[str, Any],
+) -> tuple[bytes, bytes, dict[int, str]]:
+    """Encodes a function-free SavedModel.
+
+    ``spec``: ``{"tags", "tensorflow_version", "tensorflow_git_version", "nodes"}``; node 0 is
+    the root. A node is ``{"kind": "user_object", "identifier", "version": (producer,
+    min_consumer), "children": [(local_name, id)], "slot_variables": [(orig, slot_name, slot)],
+    "registered_name"}`` or ``{"kind": "variable", "name", "dtype", "shape", "trainable",
+    "synchronization", "aggregation"}``.
+
+    Returns ``(saved_model_pb, object_graph, checkpoint_keys)``: the saved_model.pb bytes, the
+    ``_CHECKPOINTABLE_OBJECT_GRAPH`` mirroring it node for node, and each variable node's
+    bundle key (derived by BFS as TF does). ValueError for a malformed spec.
+    """
+    ...
+
+def encode_keras_metadata(nodes: list[tuple[int, str, str, str]]) -> bytes:
+    """``keras_metadata.pb`` from ``[(node_id, node_path, identifier, metadata_json)]`` (each
+    node with version ``{producer: 2, min_consumer: 1}``)."""
+    ...

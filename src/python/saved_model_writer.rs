@@ -39,16 +39,24 @@ fn node_spec(d: &Bound<'_, PyDict>, index: usize) -> PyResult<NodeSpec> {
         }
         "variable" => {
             let dtype: String = item(d, "dtype", &at)?.extract()?;
-            let dtype = DType::from_name(&dtype).ok_or_else(|| {
-                PyValueError::new_err(format!("{at}: unknown dtype {dtype:?}"))
-            })?;
+            let dtype = DType::from_name(&dtype)
+                .ok_or_else(|| PyValueError::new_err(format!("{at}: unknown dtype {dtype:?}")))?;
             NodeKind::Variable(VariableSpec {
                 name: item(d, "name", &at)?.extract()?,
                 dtype,
                 shape: item(d, "shape", &at)?.extract()?,
-                trainable: opt_item(d, "trainable")?.map(|v| v.extract()).transpose()?.unwrap_or(true),
-                synchronization: opt_item(d, "synchronization")?.map(|v| v.extract()).transpose()?.unwrap_or(0),
-                aggregation: opt_item(d, "aggregation")?.map(|v| v.extract()).transpose()?.unwrap_or(0),
+                trainable: opt_item(d, "trainable")?
+                    .map(|v| v.extract())
+                    .transpose()?
+                    .unwrap_or(true),
+                synchronization: opt_item(d, "synchronization")?
+                    .map(|v| v.extract())
+                    .transpose()?
+                    .unwrap_or(0),
+                aggregation: opt_item(d, "aggregation")?
+                    .map(|v| v.extract())
+                    .transpose()?
+                    .unwrap_or(0),
             })
         }
         other => {
@@ -59,9 +67,18 @@ fn node_spec(d: &Bound<'_, PyDict>, index: usize) -> PyResult<NodeSpec> {
     };
     Ok(NodeSpec {
         kind,
-        children: opt_item(d, "children")?.map(|v| v.extract()).transpose()?.unwrap_or_default(),
-        slot_variables: opt_item(d, "slot_variables")?.map(|v| v.extract()).transpose()?.unwrap_or_default(),
-        registered_name: opt_item(d, "registered_name")?.map(|v| v.extract()).transpose()?.unwrap_or_default(),
+        children: opt_item(d, "children")?
+            .map(|v| v.extract())
+            .transpose()?
+            .unwrap_or_default(),
+        slot_variables: opt_item(d, "slot_variables")?
+            .map(|v| v.extract())
+            .transpose()?
+            .unwrap_or_default(),
+        registered_name: opt_item(d, "registered_name")?
+            .map(|v| v.extract())
+            .transpose()?
+            .unwrap_or_default(),
     })
 }
 

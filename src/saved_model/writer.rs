@@ -413,7 +413,11 @@ mod tests {
     #[test]
     fn seven_node_sequential() {
         let enc = encode_saved_model(&seven()).unwrap();
-        let keys: Vec<&str> = enc.checkpoint_keys.iter().map(|(_, k)| k.as_str()).collect();
+        let keys: Vec<&str> = enc
+            .checkpoint_keys
+            .iter()
+            .map(|(_, k)| k.as_str())
+            .collect();
         assert_eq!(
             keys,
             [
@@ -446,7 +450,10 @@ mod tests {
         let mut spec = seven();
         spec.nodes[1].children[0].0 = "a/b.c".into();
         let enc = encode_saved_model(&spec).unwrap();
-        assert_eq!(enc.checkpoint_keys[0].1, "layer_with_weights-0/a.Sb..c/.ATTRIBUTES/VARIABLE_VALUE");
+        assert_eq!(
+            enc.checkpoint_keys[0].1,
+            "layer_with_weights-0/a.Sb..c/.ATTRIBUTES/VARIABLE_VALUE"
+        );
 
         spec.nodes.push(var("lost", &[1]));
         let err = encode_saved_model(&spec).unwrap_err().to_string();
@@ -457,7 +464,10 @@ mod tests {
     fn bad_specs() {
         let mut spec = seven();
         spec.nodes[0].children.push(("x".into(), 99));
-        assert!(encode_saved_model(&spec).unwrap_err().to_string().contains("node 99"));
+        assert!(encode_saved_model(&spec)
+            .unwrap_err()
+            .to_string()
+            .contains("node 99"));
         let mut spec = seven();
         spec.nodes.swap(0, 3);
         assert!(encode_saved_model(&spec).is_err());

@@ -271,3 +271,54 @@ def test_mismatched_legacy_state_warns_and_keeps_fresh(tmp_path: Path) -> None:
     with ks.open(tmp_path / "sgd.h5") as store, pytest.warns(UserWarning, match="shape"):
         ok = legacy_h5.load_optimizer_weights(m, store)
     assert not ok and int(m.optimizer.iterations) == 0
+
+
+def _stored(path: Path, group: str) -> list:
+    with ks.open(path) as store:
+        keys = sorted((k for k in store if k.rsplit("/", 1)[0] == group),
+                      key=lambda k: int(k.rsplit("/", 1)[1]))
+        return [np.array(store[k]) for k in keys]
+
+
+def test_loss_scale_optimizer_sequential_like_keras(tmp_path: Path) -> None:
+    # A mixed_float16 Sequential saved by Keras: compile wraps Adam in a LossScaleOptimizer;
+    # reload wraps again and restores all 10 variables (own 4 + Adam's 6).
+    path = DATA / "keras" / "optimizers" / "k3_lso_seq.keras"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        m = ks.saving.load_model(path)
+    opt = m.optimizer
+    assert isinstance(opt, optimizers.LossScaleOptimizer)
+    assert isinstance(opt.inner_optimizer, optimizers.Adam)
+    assert m.get_compile_config()["optimizer"]["class_name"] == "Adam"
+    assert [v.path for v in opt.variables][:6] == [
+        "loss_scale_optimizer/iteration", "loss_scale_optimizer/learning_rate",
+        "loss_scale_optimizer/step_counter", "loss_scale_optimizer/dynamic_scale",
+        f"{opt.inner_optimizer.name}/iteration", f"{opt.inner_optimizer.name}/learning_rate"]
+    stored = _stored(path, "optimizer/vars")
+    assert len(stored) == 10
+    for v, s in zip(opt.variables, stored):
+        assert v.numpy().dtype == s.dtype and np.array_equal(v.numpy(), s)
+    assert int(opt.iterations) == 1 and float(opt.dynamic_scale) == 32768.0
+    m.save(tmp_path / "again.keras")
+    assert _stored(tmp_path / "again.keras", "optimizer/inner_optimizer/vars")[2].shape == (4, 2)
+    for a, b in zip(_stored(tmp_path / "again.keras", "optimizer/vars"), stored):
+        assert np.array_equal(a, b)
+
+
+def test_loss_scale_optimizer_functional_inner_state_is_rescued() -> None:
+    # A Functional has no dtype in its config, so it reloads float32 with a plain Adam; Keras
+    # then drops the state (10 saved vs 6), kerasave reads optimizer/inner_optimizer/vars.
+    path = DATA / "keras" / "optimizers" / "k3_lso_func.keras"
+    m = ks.saving.load_model(path)
+    assert isinstance(m.optimizer, optimizers.Adam)
+    stored = _stored(path, "optimizer/inner_optimizer/vars")
+    for v, s in zip(m.optimizer.variables, stored):
+        assert np.array_equal(v.numpy(), s)
+    assert int(m.optimizer.iterations) == 1
+    cfg = optimizers.serialize(optimizers.LossScaleOptimizer(optimizers.SGD(name="s"),
+                                                             name="l"))
+    assert cfg["config"]["inner_optimizer"]["class_name"] == "SGD"
+    assert isinstance(optimizers.deserialize(cfg).inner_optimizer, optimizers.SGD)
+    with pytest.raises(ValueError, match="does not support `clipnorm`"):
+        optimizers.LossScaleOptimizer(optimizers.SGD(), clipnorm=1.0)

@@ -95,6 +95,26 @@ def variables(obj) -> list:
             for v in obj.variables]
 
 
+def write_mixed_precision_models(here: str) -> None:
+    """k3_lso_func.keras / k3_lso_seq.keras: mixed_float16 models compiled with Adam (Keras wraps
+    it in a LossScaleOptimizer: optimizer/vars plus optimizer/inner_optimizer/vars), trained one
+    step. The Functional has no dtype in its config, so it reloads unwrapped."""
+    x = np.ones((4, 4), "float32")
+    y = np.ones((4, 2), "float32")
+    keras.config.set_dtype_policy("mixed_float16")
+    try:
+        inp = keras.Input((4,), name="x")
+        func = keras.Model(inp, keras.layers.Dense(2, name="d")(inp), name="lso_func")
+        seq = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2, name="d")],
+                               name="lso_seq")
+    finally:
+        keras.config.set_dtype_policy("float32")
+    for m, name in ((func, "k3_lso_func.keras"), (seq, "k3_lso_seq.keras")):
+        m.compile(optimizer="adam", loss="mse")
+        m.fit(x, y, verbose=0)
+        m.save(os.path.join(here, name))
+
+
 def main() -> None:
     out = {"keras": keras.__version__, "optimizers": [], "schedules": [], "losses": [],
            "metrics": []}
@@ -126,8 +146,9 @@ def main() -> None:
         out["metrics"].append({"class_name": name, "kwargs": kw,
                                "record": keras.saving.serialize_keras_object(obj),
                                "variables": variables(obj)})
-    path = os.path.join(os.path.dirname(__file__), "..", "tests", "data", "keras", "optimizers",
-                        "golden.json")
+    here = os.path.join(os.path.dirname(__file__), "..", "tests", "data", "keras", "optimizers")
+    write_mixed_precision_models(here)
+    path = os.path.join(here, "golden.json")
     with open(path, "w") as f:
         json.dump(out, f, indent=1, sort_keys=False)
         f.write("\n")

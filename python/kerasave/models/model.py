@@ -138,13 +138,20 @@ class Model(Layer):
             steps_per_execution: Recorded.
             jit_compile: Recorded; ``"auto"`` is written as False (what Keras 3 on TensorFlow
                 resolves it to for these models).
-            auto_scale_loss: Ignored (no loss-scale optimizer wrapping).
+            auto_scale_loss: Wrap the optimizer in a ``LossScaleOptimizer`` when the model's
+                dtype policy is ``mixed_float16`` (Keras 3).
             **kwargs: Ignored (Keras 2 arguments such as ``sample_weight_mode``).
         """
         from kerasave import optimizers
 
         opt = optimizers.get(optimizer)
-        object.__setattr__(self, "optimizer", opt)
+        model_opt = opt
+        if auto_scale_loss and opt is not None and self.dtype_policy.name == "mixed_float16" \
+                and not isinstance(opt, optimizers.LossScaleOptimizer):
+            # Keras 3 wraps the optimizer for mixed_float16 models; the compile config keeps
+            # the inner one.
+            model_opt = optimizers.LossScaleOptimizer(opt, name="loss_scale_optimizer")
+        object.__setattr__(self, "optimizer", model_opt)
         if loss is not None:
             object.__setattr__(self, "loss", loss)
         if jit_compile == "auto":

@@ -25,6 +25,7 @@ from kerasave.optimizers.optimizers import (
     Ftrl,
     Lamb,
     Lion,
+    LossScaleOptimizer,
     Muon,
     Nadam,
     RMSprop,
@@ -33,11 +34,11 @@ from kerasave.optimizers.optimizers import (
 from kerasave.saving import registry as _registry
 
 __all__ = ["SGD", "Adadelta", "Adafactor", "Adagrad", "Adam", "AdamW", "Adamax", "Ftrl",
-           "Lamb", "Lion", "Muon", "Nadam", "Optimizer", "OptimizerVariable", "RMSprop",
+           "Lamb", "Lion", "LossScaleOptimizer", "Muon", "Nadam", "Optimizer", "OptimizerVariable", "RMSprop",
            "ScheduleFreeAdamW", "deserialize", "get", "schedules", "serialize"]
 
 ALL_OBJECTS = (Optimizer, Adam, SGD, RMSprop, Adadelta, AdamW, Adagrad, Adamax, Adafactor,
-               Muon, Nadam, Ftrl, Lion, Lamb, ScheduleFreeAdamW)
+               Muon, Nadam, Ftrl, Lion, Lamb, ScheduleFreeAdamW, LossScaleOptimizer)
 #: Keras's case-insensitive names (``"adam"``, ``"rmsprop"``, ``"sgd"``).
 ALL_OBJECTS_DICT: Dict[str, type] = {cls.__name__.lower(): cls for cls in ALL_OBJECTS}
 

@@ -4,14 +4,14 @@ slot variables each creates in ``build`` (names, order, initial values)."""
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
 from kerasave.optimizers.base_optimizer import Optimizer
 
 __all__ = ["SGD", "Adadelta", "Adafactor", "Adagrad", "Adam", "AdamW", "Adamax", "Ftrl",
-           "Lamb", "Lion", "Muon", "Nadam", "RMSprop", "ScheduleFreeAdamW"]
+           "Lamb", "Lion", "LossScaleOptimizer", "Muon", "Nadam", "RMSprop", "ScheduleFreeAdamW"]
 
 class SGD(Optimizer):
     """Gradient descent (with momentum): slot ``momentum`` only when ``momentum != 0``."""
@@ -385,3 +385,127 @@ class ScheduleFreeAdamW(Optimizer):
     def get_config(self) -> Dict[str, Any]:
         return {**super().get_config(), "beta_1": self.beta_1, "beta_2": self.beta_2,
                 "epsilon": self.epsilon, "warmup_steps": self.warmup_steps}
+
+
+class LossScaleOptimizer(Optimizer):
+    """Dynamic loss scaling around an inner optimizer (what Keras 3's ``compile`` wraps the
+    optimizer in for ``mixed_float16`` models).
+
+    ``variables`` is its own ``[iteration, learning_rate (0.0), step_counter,
+    dynamic_scale]`` followed by ``inner_optimizer.variables``; the inner optimizer is also
+    saved on its own at ``optimizer/inner_optimizer/vars``. ``iterations`` and
+    ``learning_rate`` are the inner optimizer's.
+
+    Args:
+        inner_optimizer: The optimizer (object or record).
+        initial_scale: Initial loss scale.
+        dynamic_growth_steps: Steps between scale increases.
+        name: Default ``loss_scale_optimizer``.
+        **kwargs: Base optimizer arguments at their defaults only (Keras raises otherwise).
+    """
+
+    _BASE_DEFAULTS = {"weight_decay": None, "clipnorm": None, "global_clipnorm": None,
+                      "clipvalue": None, "use_ema": False, "ema_momentum": 0.99,
+                      "ema_overwrite_frequency": None, "loss_scale_factor": None,
+                      "gradient_accumulation_steps": None}
+
+    def __init__(self, inner_optimizer: Any, initial_scale: float = 2.0 ** 15,
+                 dynamic_growth_steps: int = 2000, name: Optional[str] = None,
+                 **kwargs: Any) -> None:
+        if not kwargs.pop("dynamic", True):
+            raise ValueError("LossScaleOptimizer no longer supports `dynamic=False`. Instead, "
+                             "simply set `loss_scale_factor` directly on the `inner_optimizer`.")
+        for key, default in self._BASE_DEFAULTS.items():
+            if key in kwargs and kwargs.pop(key) != default:
+                raise ValueError(f"LossScaleOptimizer does not support `{key}`. Instead, set "
+                                 f"`{key}` on the `inner_optimizer`.")
+        if kwargs:
+            raise ValueError("LossScaleOptimizer does not support arguments: "
+                             f"`{'`, `'.join(kwargs)}`.")
+        super().__init__(learning_rate=0.0, name=name)
+        if isinstance(inner_optimizer, dict):
+            from kerasave.optimizers import deserialize
+
+            inner_optimizer = deserialize(inner_optimizer)
+        self.inner_optimizer = inner_optimizer
+        self.initial_scale = initial_scale
+        self.dynamic_growth_steps = dynamic_growth_steps
+        self.inner_optimizer.loss_scale_factor = None
+
+    def build(self, var_list: Any) -> None:
+        if self.built:
+            return
+        self.step_counter = self._new_variable(np.int64(0), "step_counter")
+        self.dynamic_scale = self._new_variable(np.float32(self.initial_scale),
+                                                "dynamic_scale")
+        before = {id(v) for v in self.inner_optimizer.variables}
+        self.inner_optimizer.build(var_list)
+        for v in self.inner_optimizer.variables:
+            if id(v) not in before:  # slots are created inside this optimizer's name scope
+                v.path = f"{self.name}/{v.path}"
+        super().build(var_list)
+
+    @property
+    def variables(self) -> List[Any]:
+        return self._variables[:] + self.inner_optimizer.variables
+
+    @property
+    def iterations(self) -> Any:
+        return self.inner_optimizer.iterations
+
+    @property
+    def learning_rate(self) -> Any:
+        return self.inner_optimizer.learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, value: Any) -> None:
+        self.inner_optimizer.learning_rate = value
+
+    def slot(self, variable: Any, slot_name: str) -> Any:
+        return self.inner_optimizer.slot(variable, slot_name)
+
+    def slot_names(self) -> List[str]:
+        return self.inner_optimizer.slot_names()
+
+    def _saveable_children(self) -> List[Tuple[str, Any]]:
+        return [("inner_optimizer", self.inner_optimizer)]
+
+    def save_own_variables(self, store: Dict[str, Any]) -> None:
+        for i, v in enumerate(self.variables):
+            store[str(i)] = v.numpy()
+
+    def load_own_variables(self, store: Any) -> None:
+        keys = list(store.keys())
+        variables = self.variables
+        if len(keys) != len(variables):
+            import warnings
+
+            warnings.warn(
+                f"Skipping variable loading for optimizer '{self.name}', because it has "
+                f"{len(variables)} variables whereas the saved optimizer has {len(keys)} "
+                "variables. ", stacklevel=2)
+            return
+        values = [store[str(i)] for i in range(len(variables))]
+        for var, value in zip(variables, values):
+            if tuple(np.shape(value)) != tuple(var.shape):
+                raise ValueError(f"Optimizer '{self.name}': variable {var.path} has shape "
+                                 f"{var.shape} but the saved value has shape "
+                                 f"{tuple(np.shape(value))}")
+        for var, value in zip(variables, values):
+            var.assign(value)
+
+    def get_config(self) -> Dict[str, Any]:
+        from kerasave.saving.serialization import serialize_keras_object
+
+        return {"name": self.name,
+                "inner_optimizer": serialize_keras_object(self.inner_optimizer),
+                "initial_scale": self.initial_scale,
+                "dynamic_growth_steps": self.dynamic_growth_steps}
+
+    @classmethod
+    def from_config(cls, config: Any, custom_objects: Any = None) -> "LossScaleOptimizer":
+        from kerasave.optimizers import deserialize
+
+        config = dict(config)
+        inner = deserialize(config.pop("inner_optimizer"), custom_objects=custom_objects)
+        return cls(inner, **config)

@@ -65,6 +65,8 @@ def _children(path: str, obj: Layer) -> Iterator[Tuple[str, Any]]:
     if isinstance(obj, Model) and isinstance(getattr(obj, "optimizer", None), Optimizer):
         # A compiled model's optimizer is the attribute "optimizer" (optimizer/vars).
         attrs.append(("optimizer", obj.optimizer))
+    if isinstance(obj, Optimizer) and hasattr(obj, "_saveable_children"):
+        attrs.extend(obj._saveable_children())  # LossScaleOptimizer.inner_optimizer
     for name, value in sorted(attrs, key=lambda kv: _attr_key(kv[0])):
         if name.startswith("__"):
             continue
@@ -94,6 +96,12 @@ def _container(path: str, container: Any) -> Iterator[Tuple[str, Any]]:
             yield _join(path, name), item
         else:
             yield from _container(_join(path, name), item)
+
+
+def _is_optimizer(obj: Any) -> bool:
+    from kerasave.optimizers import LossScaleOptimizer, Optimizer
+
+    return isinstance(obj, Optimizer) and not isinstance(obj, LossScaleOptimizer)
 
 
 def _vars_group(path: str) -> str:
@@ -129,6 +137,13 @@ def load_from_store(model: Layer, store: Any, skip_mismatch: bool = False,
                 layer.load_own_assets(
                     lambda name, p=path: store.read_asset(_join(p, name)))
         keys = groups.get(_vars_group(path), {})
+        if _is_optimizer(layer) and len(keys) != len(layer.variables):
+            # A mixed_float16 model saved by Keras holds a LossScaleOptimizer; when the model
+            # reloads unwrapped (a Functional has no dtype in its config), its inner optimizer
+            # is at optimizer/inner_optimizer/vars. Keras 3 warns and drops the state here.
+            inner = groups.get(_vars_group(_join(path, "inner_optimizer")), {})
+            if inner and len(inner) == len(layer.variables):
+                keys = inner
         view = _GroupView(store, keys)
         try:
             layer.load_own_variables(view)

@@ -580,9 +580,20 @@ class SeparableConv2D(Layer):
         }
 
 
+def _deconv_length(n: int, k: int, padding: str, output_padding: Optional[int], stride: int,
+                   dilation: int) -> int:
+    """Keras's ``deconv_output_length`` (Keras 3 and tf_keras agree)."""
+    k = k + (k - 1) * (dilation - 1)
+    if output_padding is None:
+        return n * stride + max(k - stride, 0) if padding == "valid" else n * stride
+    pad = k // 2 if padding == "same" else 0
+    return (n - 1) * stride + k - 2 * pad + output_padding
+
+
 @_register
 class Conv2DTranspose(_Conv):
-    """Transposed 2D convolution (kernel ``(kh, kw, filters, in_channels)``; dilation 1).
+    """Transposed 2D convolution (kernel ``(kh, kw, filters, in_channels)``), with strides,
+    dilation and output_padding as ``tf.nn.conv_transpose``.
 
     Args:
         output_padding: Extra rows/columns on the bottom/right of the output.
@@ -611,20 +622,25 @@ class Conv2DTranspose(_Conv):
         n, h, w, _ = x.shape
         kh, kw = self.kernel_size
         sh, sw = self.strides
+        dh, dw = self.dilation_rate
         k = self.kernel.numpy().astype(x.dtype)
-        full = np.zeros((n, (h - 1) * sh + kh, (w - 1) * sw + kw, self.filters), x.dtype)
+        # The transpose of conv2d (what tf.nn.conv_transpose computes): input pixel a adds
+        # kernel tap i at output position a * stride + i * dilation.
+        full = np.zeros((n, (h - 1) * sh + (kh - 1) * dh + 1, (w - 1) * sw + (kw - 1) * dw + 1,
+                         self.filters), x.dtype)
         contrib = np.einsum("bijc,hwfc->bijhwf", x, k)
         for i in range(kh):
             for j in range(kw):
-                full[:, i:i + (h - 1) * sh + 1:sh, j:j + (w - 1) * sw + 1:sw, :] += \
-                    contrib[:, :, :, i, j, :]
-        op = self.output_padding or (0, 0)
+                full[:, i * dh:i * dh + (h - 1) * sh + 1:sh,
+                     j * dw:j * dw + (w - 1) * sw + 1:sw, :] += contrib[:, :, :, i, j, :]
+        op = self.output_padding or (None, None)
+        out_h = _deconv_length(h, kh, self.padding, op[0], sh, dh)
+        out_w = _deconv_length(w, kw, self.padding, op[1], sw, dw)
         if self.padding == "same":
-            out_h, out_w = h * sh + op[0], w * sw + op[1]
-            top = max(kh - sh, 0) // 2
-            left = max(kw - sw, 0) // 2
+            # conv2d SAME padding of the forward convolution out -> in, top/left half first.
+            top = max(full.shape[1] - out_h, 0) // 2
+            left = max(full.shape[2] - out_w, 0) // 2
         else:
-            out_h, out_w = (h - 1) * sh + kh + op[0], (w - 1) * sw + kw + op[1]
             top = left = 0
         if full.shape[1] < top + out_h or full.shape[2] < left + out_w:
             full = np.pad(full, [(0, 0), (0, max(0, top + out_h - full.shape[1])),

@@ -619,7 +619,10 @@ class LayerNormalization(Layer):
         axes = tuple(self._norm_axes)
         eps = np.asarray(self.epsilon, xf.dtype)
         if self.rms_scaling:
-            var = np.mean(np.square(xf), axis=axes, keepdims=True)
+            # Keras 3.15's rms_scaling divides by sqrt(var(x) + eps), the *centered* variance
+            # (ops.nn._layer_normalization), not the root mean square; it does not subtract the
+            # mean from x. Follow Keras.
+            var = np.var(xf, axis=axes, keepdims=True)
             out = xf / np.sqrt(var + eps)
         else:
             mean = np.mean(xf, axis=axes, keepdims=True)

@@ -299,7 +299,11 @@ def test_loss_scale_optimizer_sequential_like_keras(tmp_path: Path) -> None:
     assert len(stored) == 10
     for v, s in zip(opt.variables, stored):
         assert v.numpy().dtype == s.dtype and np.array_equal(v.numpy(), s)
-    assert int(opt.iterations) == 1 and float(opt.dynamic_scale) == 32768.0
+    # Four steps: the inner Adam counts them (LossScaleOptimizer.iterations is the inner one,
+    # as in Keras); the wrapper's own iteration stays 0, step_counter counts finite steps.
+    assert int(opt.iterations) == 4 and int(opt._iterations) == 0
+    assert float(opt.dynamic_scale) == 32768.0 and int(opt.step_counter) == 4
+    assert np.any(opt.slot(m.layers[0].kernel, "momentum").numpy() != 0)
     m.save(tmp_path / "again.keras")
     assert _stored(tmp_path / "again.keras", "optimizer/inner_optimizer/vars")[2].shape == (4, 2)
     for a, b in zip(_stored(tmp_path / "again.keras", "optimizer/vars"), stored):
@@ -315,7 +319,7 @@ def test_loss_scale_optimizer_functional_inner_state_is_rescued() -> None:
     stored = _stored(path, "optimizer/inner_optimizer/vars")
     for v, s in zip(m.optimizer.variables, stored):
         assert np.array_equal(v.numpy(), s)
-    assert int(m.optimizer.iterations) == 1
+    assert int(m.optimizer.iterations) == 4
     cfg = optimizers.serialize(optimizers.LossScaleOptimizer(optimizers.SGD(name="s"),
                                                              name="l"))
     assert cfg["config"]["inner_optimizer"]["class_name"] == "SGD"

@@ -97,10 +97,11 @@ def variables(obj) -> list:
 
 def write_mixed_precision_models(here: str) -> None:
     """k3_lso_func.keras / k3_lso_seq.keras: mixed_float16 models compiled with Adam (Keras wraps
-    it in a LossScaleOptimizer: optimizer/vars plus optimizer/inner_optimizer/vars), trained one
-    step. The Functional has no dtype in its config, so it reloads unwrapped."""
-    x = np.ones((4, 4), "float32")
-    y = np.ones((4, 2), "float32")
+    it in a LossScaleOptimizer: optimizer/vars plus optimizer/inner_optimizer/vars), trained four
+    steps. The Functional has no dtype in its config, so it reloads unwrapped."""
+    rng = np.random.default_rng(0)
+    x = (0.01 * rng.normal(size=(8, 4))).astype("float32")  # small: no float16 overflow at
+    y = (0.01 * rng.normal(size=(8, 2))).astype("float32")  # the initial loss scale 2**15
     keras.config.set_dtype_policy("mixed_float16")
     try:
         inp = keras.Input((4,), name="x")
@@ -111,7 +112,7 @@ def write_mixed_precision_models(here: str) -> None:
         keras.config.set_dtype_policy("float32")
     for m, name in ((func, "k3_lso_func.keras"), (seq, "k3_lso_seq.keras")):
         m.compile(optimizer="adam", loss="mse")
-        m.fit(x, y, verbose=0)
+        m.fit(x, y, batch_size=4, epochs=2, verbose=0)  # 4 steps
         m.save(os.path.join(here, name))
 
 

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use kerasave::error::Error;
 use kerasave::saved_model::reader::{
-    parse_keras_metadata, parse_saved_model, read_saved_model, NodeKind,
+    parse_keras_metadata, parse_saved_model, read_saved_model, verify_saved_model, NodeKind,
 };
 
 fn data(rel: &str) -> PathBuf {
@@ -154,7 +154,12 @@ const BAD: &[(&str, Want)] = &[
 ];
 
 /// Cases whose damage only the Python layer sees (metadata JSON) or that are valid.
-const NOT_RUST_ERRORS: &[&str] = &["child_cycle", "keras_metadata_garbage_json", "keras_metadata_not_object"];
+const NOT_RUST_ERRORS: &[&str] = &[
+    "child_cycle",
+    "keras_metadata_garbage_json",
+    "keras_metadata_not_object",
+    "graph_attr_garbage",
+];
 
 #[test]
 fn bad_saved_models() {
@@ -248,4 +253,16 @@ fn pure_parsers_reject_what_they_must() {
     let err = parse_keras_metadata(&md, 2).unwrap_err();
     assert!(err.to_string().contains("keras metadata node \"root.x\": node id 3"), "{err}");
     assert!(parse_keras_metadata(&md, 4).is_ok());
+}
+
+#[test]
+fn verify_decodes_the_graph_that_reading_skips() {
+    let dir = data("bad_saved_model/graph_attr_garbage");
+    read_saved_model(&dir).unwrap();
+    let err = verify_saved_model(&dir).unwrap_err();
+    assert!(matches!(err, Error::Corrupt { .. }), "{err:?}");
+    assert!(err.to_string().contains("saved_model.pb: bad SavedModel protobuf"), "{err}");
+    for case in ["tfk_seq", "tfk_func_nested", "k3_export", "tf_module"] {
+        verify_saved_model(&data(&format!("saved_model/{case}/model"))).unwrap();
+    }
 }

@@ -321,7 +321,7 @@ BAD_FILES = {
 
 def test_every_bad_case_has_a_test():
     dirs = {p.name for p in BAD.iterdir() if p.is_dir()}
-    assert dirs == set(BAD_CASES) | {"child_cycle"}
+    assert dirs == set(BAD_CASES) | {"child_cycle", "graph_attr_garbage"}
 
 
 @pytest.mark.parametrize("case", sorted(BAD_CASES))
@@ -354,3 +354,18 @@ def test_child_cycle_reads():
         keys = {n["checkpoint_key"] for n in nodes if n["kind"] == "variable"}
         assert "layer_with_weights-0/kernel/.ATTRIBUTES/VARIABLE_VALUE" in keys
         store.verify()
+
+
+def test_verify_decodes_what_open_skips(capsys):
+    """Opening decodes only the graph's op types; verify decodes every attribute."""
+    case = BAD / "graph_attr_garbage"
+    with ks.open(case) as store:
+        assert len(store) == 15
+        with pytest.raises(CorruptFileError) as info:
+            store.verify()
+    message = str(info.value)
+    assert message.startswith(str(case / "saved_model.pb") + ": bad SavedModel protobuf")
+    assert "NodeDef.attr" in message
+    assert cli.main(["verify", str(case)]) == 1
+    assert cli.main(["inspect", str(case)]) == 0
+    capsys.readouterr()

@@ -181,6 +181,11 @@ def read_saved_model(path: PathLike) -> dict[str, Any]:
     """
     ...
 
+def verify_saved_model(path: PathLike) -> None:
+    """``read_saved_model``'s checks plus a complete decode of saved_model.pb (graph nodes,
+    attributes, constants that reading skips)."""
+    ...
+
 # --- SavedModel writing (src/python/saved_model_writer.rs) -----------------------------------
 
 def encode_saved_model(

@@ -205,15 +205,16 @@ class SavedModelStore(CheckpointStore):
         return self._bundle(key).dtype_name(key)
 
     def verify(self) -> None:
-        """Checks every CRC and structural rule of ``variables/``; the protos and the mapping of
-        the object graph onto the bundle were checked at open and are checked again here.
+        """Checks every CRC and structural rule of ``variables/``, the protos and the mapping of
+        the object graph onto the bundle (again), and decodes the parts of ``saved_model.pb``
+        that opening skips (graph nodes, attributes, constants).
 
         Raises:
             CorruptFileError: Something does not check out.
         """
         from kerasave import _core
 
-        _core.read_saved_model(self.directory)
+        _core.verify_saved_model(self.directory)
         if self.reader is not None:
             self.reader.verify_all()
 

@@ -137,7 +137,19 @@ fn read_saved_model<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Bound<'py, 
     to_dict(py, &info)
 }
 
+/// Like `read_saved_model`, and also decodes every part of `saved_model.pb` that reading skips
+/// (graph nodes, attributes, constants). Returns None.
+///
+/// Raises:
+///     CorruptFileError, UnsupportedFormatError, FileNotFoundError: as `read_saved_model`.
+#[pyfunction]
+fn verify_saved_model(py: Python<'_>, path: PathBuf) -> PyResult<()> {
+    py.detach(|| reader::verify_saved_model(&path))?;
+    Ok(())
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(read_saved_model, m)?)?;
+    m.add_function(wrap_pyfunction!(verify_saved_model, m)?)?;
     Ok(())
 }

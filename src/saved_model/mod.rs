@@ -6,6 +6,7 @@
 //!   plus `keras_metadata.pb`, the subset tf_keras `load_model` and `tf.saved_model.load` accept
 //!   (tf_formats.md §5.6–5.7).
 
+mod lite;
 pub mod reader;
 pub mod writer;
 

@@ -35,6 +35,7 @@ use crate::proto::tensorflow::{
     saved_object::Kind, tensor_info::Encoding, FingerprintDef, SavedModel, TensorInfo,
     TensorShapeProto, TrackableObjectGraph,
 };
+use crate::saved_model::lite::SavedModelLite;
 use crate::proto::tf_keras::SavedMetadata;
 
 /// Protobuf's own limit on a serialized message; TF writes `saved_model.cpb` beyond it.
@@ -292,8 +293,7 @@ fn node_index(raw: i32, count: usize, what: &dyn Fn() -> String) -> Result<usize
 /// function the graph does not list; `Unsupported` for schema versions other than 1 and for
 /// several MetaGraphDefs (TF 1 multi-tag exports; the message names each one's tags).
 pub fn parse_saved_model(bytes: &[u8]) -> Result<SavedModelInfo> {
-    let sm = SavedModel::decode(bytes)
-        .map_err(|e| decode_error("SavedModel", &e))?;
+    let sm = SavedModelLite::decode(bytes).map_err(|e| decode_error("SavedModel", &e))?;
     if sm.meta_graphs.is_empty() {
         return Err(Error::corrupt("SavedModel has no MetaGraphDef"));
     }
@@ -501,6 +501,14 @@ pub fn parse_saved_model(bytes: &[u8]) -> Result<SavedModelInfo> {
         keras_metadata: None,
         fingerprint: None,
     })
+}
+
+/// Decodes all of `saved_model.pb` with the complete generated types (graph nodes, attributes,
+/// constants, the op list), which [`parse_saved_model`] skips; for `verify`.
+pub fn check_full_decode(bytes: &[u8]) -> Result<()> {
+    SavedModel::decode(bytes)
+        .map(drop)
+        .map_err(|e| decode_error("SavedModel", &e))
 }
 
 /// Decodes `keras_metadata.pb` and checks every node id against `node_count` (the object
@@ -774,5 +782,16 @@ pub fn read_saved_model(path: &Path) -> Result<SavedModelInfo> {
             Some(_) => {}
         }
     }
+    Ok(info)
+}
+
+/// Everything [`read_saved_model`] checks, plus a complete decode of `saved_model.pb` (graph
+/// nodes, attributes and constants that reading skips). The tensor data is not read; the bundle
+/// has its own `verify_all`.
+pub fn verify_saved_model(path: &Path) -> Result<SavedModelInfo> {
+    let info = read_saved_model(path)?;
+    let pb = resolve_dir(path)?.join(SAVED_MODEL_PB);
+    let mapped = map_bounded(&pb)?;
+    check_full_decode(mapped.bytes()).map_err(|e| e.in_file(&pb))?;
     Ok(info)
 }

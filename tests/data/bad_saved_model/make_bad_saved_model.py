@@ -165,6 +165,17 @@ def main() -> None:
     raw = _varint(1 << 3) + _varint(sm.saved_model_schema_version) + _field(2, meta)
     (d / "saved_model.pb").write_bytes(raw)
 
+    # A graph node whose attribute (NodeDef.attr, field 5: map entry {key 1, AttrValue 2}) is
+    # not a valid AttrValue. Opening skips graph attributes; verify decodes them.
+    d = _case("graph_attr_garbage")
+    sm = _load(d)
+    meta = sm.meta_graphs[0].SerializeToString(deterministic=True)
+    node = _field(1, b"broken") + _field(2, b"Const") + _field(5, _field(1, b"value")
+                                                              + _field(2, b"\xff\xff\xff"))
+    meta += _field(2, _field(1, node))
+    raw = _varint(1 << 3) + _varint(sm.saved_model_schema_version) + _field(2, meta)
+    (d / "saved_model.pb").write_bytes(raw)
+
     d = _case("child_cycle")
     sm = _load(d)
     og = sm.meta_graphs[0].object_graph_def

@@ -723,6 +723,10 @@ class Layer:
         if mask is not None and _accepts_mask(type(self)):
             kwargs = {**kwargs, "mask": mask}
         out = self(*args, **kwargs)
+        if kwargs.get("mask") is not None:
+            # Keras 3 (Layer.__call__): an explicit mask= (configs record it, e.g. an RNN fed
+            # by Embedding(mask_zero) under a mixed policy) is the previous mask for the output.
+            mask = kwargs["mask"]
         if isinstance(mask, list) and all(m is None for m in mask):
             mask = None
         return out, self.compute_mask(args[0] if args else None, mask)

@@ -364,6 +364,86 @@ def mha_model(lib):
                       L.Flatten()(scores)], name="mha")
 
 
+def more_model(lib):
+    """Second-tier options: int-valued shape args, axis variants, keepdims, transposed conv with
+    output_padding, TimeDistributed(Conv2D), stacked masked Bidirectionals, channels_first
+    Flatten."""
+    L = lib.layers
+    k3 = lib is keras
+    seq = L.Input((6, 4), name="seq")
+    img = L.Input((5, 5, 3), name="img")
+    tok = L.Input((6,), dtype="int32", name="tok")
+    vid = L.Input((3, 4, 4, 2), name="vid")
+    outs = []
+    t1 = L.Conv2DTranspose(2, 3, strides=2, output_padding=1, padding="valid")(img)
+    t2 = L.Conv2DTranspose(2, 3, dilation_rate=2, padding="same")(img)
+    td = L.TimeDistributed(L.Conv2D(2, 2, activation="relu"), name="td_conv")(vid)
+    r1 = L.Reshape((-1, 3))(img)
+    p1 = L.Permute((3, 1, 2))(img)
+    c1 = L.Cropping2D(1)(img)
+    z1 = L.ZeroPadding2D(2)(img)
+    u1 = L.UpSampling2D(3)(img)
+    fcf = L.Flatten(data_format="channels_first")(img)
+    g1 = L.GlobalMaxPooling2D(keepdims=True)(img)
+    g2 = L.GlobalAveragePooling1D(keepdims=True)(seq)
+    mp = L.MaxPooling1D(3, strides=1, padding="same")(seq)
+    ap = L.AveragePooling2D(2, padding="same", data_format="channels_first")(img)
+    for t in (t1, t2, td, r1, p1, c1, z1, u1, g1, g2, mp, ap):
+        outs.append(L.Flatten()(t))
+    outs.append(fcf)
+    bn = L.BatchNormalization(axis=1)(seq)
+    # tf_keras's LayerNormalization over two axes fails at predict ("scale must be 1D").
+    ln = L.LayerNormalization(axis=[1, 2] if k3 else 1)(seq)
+    un = L.UnitNormalization(axis=[1, 2])(seq)
+    nm = L.Normalization(axis=(1, 2), name="norm12")
+    nm.adapt(np.random.default_rng(7).normal(-1.0, 2.0, (16, 6, 4)).astype(np.float32))
+    sm = L.Softmax(axis=1)(seq)
+    rs = L.Rescaling([0.5, 1.0, 2.0], offset=[0.0, 1.0, -1.0])(img)
+    pr = L.PReLU(shared_axes=[1])(seq)
+    lr = L.LeakyReLU()(seq)
+    rl = L.ReLU(max_value=1.0)(seq)
+    extra = [bn, ln, un, nm(seq), sm, rs, pr, lr, rl]
+    if k3:
+        extra.append(L.LayerNormalization(rms_scaling=True, name="rms")(seq))
+    for t in extra:
+        outs.append(L.Flatten()(t))
+    s2 = L.Dense(4, name="s2")(seq)
+    outs.append(L.Flatten()(L.Dot(axes=(1, 1))([seq, s2])))
+    outs.append(L.Flatten()(L.Dot(axes=(2, 2), normalize=True)([seq, s2])))
+    outs.append(L.Flatten()(L.Concatenate(axis=1)([seq, s2])))
+    e = L.Embedding(15, 5, name="emb_plain")(tok)
+    h = L.LSTM(4, return_sequences=True, go_backwards=True, activation="relu",
+               recurrent_activation="sigmoid", dropout=0.2, recurrent_dropout=0.1,
+               name="lstm_relu")(e)
+    h = L.Bidirectional(L.GRU(3, reset_after=False, return_sequences=True), merge_mode="ave",
+                        name="bi_gru_ave")(h)
+    outs.append(L.GlobalMaxPooling1D()(h))
+    em = L.Embedding(15, 5, mask_zero=True, name="emb_mask")(tok)
+    b = L.Bidirectional(L.LSTM(3, return_sequences=True), name="bi1")(em)
+    b = L.Bidirectional(L.LSTM(2), merge_mode="mul", name="bi2")(b)
+    outs.append(b)
+    sr = L.SimpleRNN(3, return_sequences=True, name="srnn_seq")(em)
+    tdd = L.TimeDistributed(L.Dense(2), name="td_masked")(sr)
+    outs.append(L.GlobalAveragePooling1D()(tdd))
+    return lib.Model([seq, img, tok, vid], L.Concatenate()(outs), name="more")
+
+
+def seq16_model(lib):
+    """Sequence model under a global mixed_float16 policy (float32 head)."""
+    L = lib.layers
+    tok = L.Input((6,), dtype="int32", name="tok")
+    e = L.Embedding(12, 8, mask_zero=True, name="emb")(tok)
+    h = L.LSTM(6, return_sequences=True, name="lstm")(e)
+    h = L.GRU(8, return_sequences=True, name="gru")(h)
+    a = L.MultiHeadAttention(2, 4, name="mha")(h, h)
+    c = L.Conv1D(4, 3, padding="same", name="conv")(a)
+    c = L.LayerNormalization(name="ln")(c)
+    c = L.BatchNormalization(name="bn")(c)
+    p = L.GlobalAveragePooling1D()(c)
+    out = L.Dense(3, activation="softmax", dtype="float32", name="out")(p)
+    return lib.Model(tok, out, name="seq16")
+
+
 def lambda_model(lib):
     L = lib.layers
     return lib.Sequential([L.Input((4,)), L.Dense(3, name="d1"),
@@ -452,6 +532,7 @@ def custom_model(lib, gate):
 
 CONV_IN = [((7, 7, 3), "f"), ((2, 5, 5), "f"), ((9, 3), "f"), ((4, 4, 4, 2), "f")]
 RNN_IN = [((7,), ("i", 20)), ((6, 3), "f+0")]
+MORE_IN = [((6, 4), "f"), ((5, 5, 3), "f"), ((6,), ("i", 15)), ((3, 4, 4, 2), "f")]
 MHA_IN = [((5, 8), "f"), ((6, 8), "f"), ((6, 4), "f"), ((5,), ("i", 12)), ((5, 6), "m")]
 
 
@@ -507,6 +588,31 @@ def build(case):
         tfk_seed(7)
         return tf_keras, tfk_policy_model("mixed_bfloat16"), [((6,), "f")], \
             "tf_keras mixed_bfloat16 policy", {"tol": 1e-2}
+    if case == "k3_more":
+        k3_seed(9)
+        return keras, more_model(keras), MORE_IN, "Keras 3 second-tier layer options", {}
+    if case == "tfk_more":
+        tfk_seed(9)
+        return tf_keras, more_model(tf_keras), MORE_IN, "tf_keras second-tier layer options", {}
+    if case == "k3_seq_f16":
+        k3_seed(10)
+        keras.config.set_dtype_policy("mixed_float16")
+        try:
+            model = seq16_model(keras)
+        finally:
+            keras.config.set_dtype_policy("float32")
+        return keras, model, [((6,), ("i", 12))], \
+            "Keras 3 masked RNN/MHA/conv model under a global mixed_float16 policy", {"tol": 1e-3}
+    if case == "tfk_seq_f16":
+        tfk_seed(10)
+        tf_keras.mixed_precision.set_global_policy("mixed_float16")
+        try:
+            model = seq16_model(tf_keras)
+        finally:
+            tf_keras.mixed_precision.set_global_policy("float32")
+        return tf_keras, model, [((6,), ("i", 12))], \
+            "tf_keras masked RNN/MHA/conv model under a global mixed_float16 policy", \
+            {"tol": 1e-3}
     if case == "k3_custom":
         k3_seed(8)
         return keras, custom_model(keras, Gate), [((5,), "f")], \
@@ -520,7 +626,7 @@ def build(case):
 
 CASES = ["k3_core", "tfk_core", "k3_conv", "tfk_conv", "k3_rnn", "tfk_rnn", "k3_mha", "tfk_mha",
          "k3_lambda", "tfk_lambda", "k3_mixed_f16", "k3_bf16", "tfk_mixed_f16", "tfk_mixed_bf16",
-         "k3_custom", "tfk_custom"]
+         "k3_custom", "tfk_custom", "k3_more", "tfk_more", "k3_seq_f16", "tfk_seq_f16"]
 
 
 def main(argv):

@@ -369,3 +369,77 @@ def test_optimizer_state_restored_and_rewritten(tmp_path, case):
         np.testing.assert_array_equal(a.numpy(), b.numpy())
     no_compile = keras.models.load_model(tmp_path / "m", compile=False)
     assert getattr(no_compile, "optimizer", None) is None
+
+
+@keras.saving.register_keras_serializable(package="Test")
+class SubModel(keras.Model):
+    """A registered subclassed model with an attribute layer and a list of layers."""
+
+    def __init__(self, units=3, **kwargs):
+        super().__init__(**kwargs)
+        self.units = units
+        self.d = keras.layers.Dense(units)
+        self.blocks = [keras.layers.Dense(2), keras.layers.Dense(2)]
+
+    def call(self, x):
+        return self.blocks[1](self.blocks[0](self.d(x)))
+
+    def get_config(self):
+        return {**super().get_config(), "units": self.units}
+
+
+def test_subclassed_model_round_trip(tmp_path):
+    """Lists of sublayers become trackable_list_wrapper nodes; the unbuilt model rebuilt from
+    config is built from each node's build_input_shape before its variables are assigned."""
+    model = SubModel(name="sub")
+    model.build((None, 4))
+    _randomize(model)
+    model.save(tmp_path / "m", save_format="tf")
+    with keras.open(tmp_path / "m") as store:
+        nodes = store.saved_model["nodes"]
+        assert nodes[0]["identifier"] == "_tf_keras_model"
+        blocks = nodes[dict(nodes[0]["children"])["blocks"]]
+        assert blocks["identifier"] == "trackable_list_wrapper"
+        assert [n for n, _ in blocks["children"]] == ["0", "1"]
+        assert "blocks/1/kernel/.ATTRIBUTES/VARIABLE_VALUE" in store
+        assert store.keras_metadata[0]["metadata"]["class_name"] == "Test>SubModel"
+    back = keras.models.load_model(tmp_path / "m")
+    assert isinstance(back, SubModel) and back.units == 3
+    x = np.random.default_rng(2).standard_normal((3, 4)).astype(np.float32)
+    np.testing.assert_array_equal(back.predict(x), model.predict(x))
+
+
+def test_writer_refusals_and_dtypes(tmp_path):
+    with pytest.raises(ValueError, match="not built"):
+        keras.Sequential([keras.layers.Dense(2)]).save(tmp_path / "u", save_format="tf")
+    inp = keras.Input((1,), dtype="string")
+    vocab = keras.Model(inp, keras.layers.StringLookup(vocabulary=["a", "b"])(inp))
+    with pytest.raises(UnsupportedFormatError, match="vocabular"):
+        vocab.save(tmp_path / "v", save_format="tf")
+    assert not (tmp_path / "u").exists() and not (tmp_path / "v").exists()
+    inp = keras.Input((3,))
+    half = keras.Model(inp, keras.layers.Dense(2, dtype="float16")(inp))
+    _randomize(half)
+    half.save(tmp_path / "h", save_format="tf")
+    back = keras.models.load_model(tmp_path / "h")
+    assert back.weights[0].dtype == "float16"
+    np.testing.assert_array_equal(back.weights[0].numpy(), half.weights[0].numpy())
+    with keras.open(tmp_path / "h") as store:
+        assert store.dtype("layer_with_weights-0/kernel/.ATTRIBUTES/VARIABLE_VALUE") == \
+            np.float16
+
+
+def test_stored_variables_without_counterpart_warn(tmp_path):
+    """Metadata describing a smaller model than the stored graph: the extra stored layer
+    variables are reported, not silently ignored."""
+    from kerasave import _core
+
+    model = _seq()
+    model.save(tmp_path / "m", save_format="tf")
+    _, meta, _ = sm.build_spec(model)
+    root = json.loads(meta[0][3])
+    root["config"]["layers"][1]["config"]["use_bias"] = False
+    meta[0] = (0, "root", meta[0][2], json.dumps(root))
+    (tmp_path / "m" / "keras_metadata.pb").write_bytes(_core.encode_keras_metadata(meta))
+    with pytest.warns(UserWarning, match="layer_with_weights-0/bias"):
+        keras.models.load_model(tmp_path / "m")

@@ -127,9 +127,29 @@ def tf_keras_children(obj: Any) -> List[Tuple[str, Any]]:
     return out
 
 
-def walk_tree(root: Any) -> Iterator[Tuple[List[str], Any]]:
+def _children(obj: Any, cache: Optional[Dict[int, List[Tuple[str, Any]]]]) -> \
+        List[Tuple[str, Any]]:
+    """:func:`tf_keras_children`, memoized in ``cache`` so list/dict wrapper nodes keep one
+    identity for the whole walk (and stay alive while ids are compared)."""
+    if cache is None:
+        return tf_keras_children(obj)
+    if id(obj) not in cache:
+        cache[id(obj)] = tf_keras_children(obj)
+    return cache[id(obj)]
+
+
+def walk_tree(root: Any, cache: Optional[Dict[int, List[Tuple[str, Any]]]] = None) -> \
+        Iterator[Tuple[List[str], Any]]:
     """Breadth-first walk of the tf_keras tree: ``(path, object)`` for each object once, at the
-    first (shortest) path that reaches it, as TF's checkpoint key derivation does."""
+    first (shortest) path that reaches it, as TF's checkpoint key derivation does.
+
+    Args:
+        root: The model (or any node).
+        cache: Children per object id, filled as the walk goes (pass the same dict to later
+            lookups that compare node identities).
+    """
+    if cache is None:
+        cache = {}
     seen = {id(root)}
     queue: List[Tuple[List[str], Any]] = [([], root)]
     while queue:
@@ -137,7 +157,7 @@ def walk_tree(root: Any) -> Iterator[Tuple[List[str], Any]]:
         yield path, obj
         if _is_variable(obj):
             continue
-        for name, child in tf_keras_children(obj):
+        for name, child in _children(obj, cache):
             if id(child) not in seen:
                 seen.add(id(child))
                 queue.append((path + [name], child))
@@ -165,6 +185,16 @@ _K3_ONLY_DEFAULTS: Dict[str, Dict[str, Any]] = {
 _INITIALIZER_K3_ONLY = {"input_axes": None, "output_axes": None}
 #: Keras 3 optimizer keys tf_keras's optimizers reject ("... is not a valid argument").
 _OPTIMIZER_K3_ONLY = {"loss_scale_factor", "gradient_accumulation_steps"}
+
+
+def _k2_class_name(record: Dict[str, Any]) -> str:
+    """Keras 2 names custom classes by their registered name (``Pkg>Name``); Keras 3 marks
+    them with a ``registered_name`` and a module that is None or outside ``keras``."""
+    registered = record.get("registered_name")
+    module = record.get("module")
+    if registered and (module is None or not str(module).startswith("keras")):
+        return registered
+    return record["class_name"]
 
 
 def _is_record(x: Any) -> bool:
@@ -197,14 +227,11 @@ def _object2(x: Any) -> Any:
             return [_object2(v) for v in x.get("config", {}).get("value", [])]
         if x.get("module") == "builtins" and x.get("class_name") == "function":
             return x["config"]  # a function by name (a metric's ``fn``)
-        registered = x.get("registered_name")
-        module = x.get("module")
-        name = registered if registered and module is not None and \
-            not str(module).startswith("keras") else x["class_name"]
+        name = _k2_class_name(x)
         config = x["config"]
         if isinstance(config, dict):
             config = {k: _object2(v) for k, v in config.items()}
-            if module == "keras.initializers":
+            if x.get("module") == "keras.initializers":
                 config = {k: v for k, v in config.items()
                           if not (k in _INITIALIZER_K3_ONLY and v is None)}
         return {"class_name": name, "config": config}
@@ -264,10 +291,7 @@ def _inbound2(nodes: Any, nested_sequential: set, class_name: str = "") -> Any:
 
 def _layer2(record: Dict[str, Any]) -> Dict[str, Any]:
     """One Keras 3 layer record -> the tf_keras ``{"class_name", "config"}`` record."""
-    registered = record.get("registered_name")
-    module = record.get("module")
-    class_name = registered if registered and module is not None and \
-        not str(module).startswith("keras") else record["class_name"]
+    class_name = _k2_class_name(record)
     config = record.get("config")
     if isinstance(config, dict):
         if isinstance(config.get("layers"), list):
@@ -599,13 +623,14 @@ def build_spec(model: Any) -> Tuple[Dict[str, Any], List[Tuple[int, str, str, st
     ids: Dict[int, int] = {}
     order: List[Tuple[Any, List[str]]] = []
     variables: Dict[int, Any] = {}
-    for path, obj in walk_tree(model):
+    cache: Dict[int, List[Tuple[str, Any]]] = {}
+    for path, obj in walk_tree(model, cache):
         ids[id(obj)] = len(order)
         order.append((obj, path))
     optimizer = _optimizer_node(model)
     if optimizer is not None:
         extra = [(["optimizer"], optimizer)]
-        for path, obj in walk_tree(optimizer):
+        for path, obj in walk_tree(optimizer, cache):
             if path and id(obj) not in ids:
                 extra.append((["optimizer"] + path, obj))
         for path, obj in extra:
@@ -624,7 +649,7 @@ def build_spec(model: Any) -> Tuple[Dict[str, Any], List[Tuple[int, str, str, st
                           "shape": [int(d) for d in obj.shape],
                           "trainable": bool(obj.trainable)})
             continue
-        children = [(name, ids[id(child)]) for name, child in tf_keras_children(obj)]
+        children = [(name, ids[id(child)]) for name, child in _children(obj, cache)]
         if node_id == 0 and optimizer is not None:
             children.append(("optimizer", ids[id(optimizer)]))
         if isinstance(obj, _Wrapper):
@@ -694,7 +719,9 @@ def save_saved_model(model: Any, filepath: Any, overwrite: bool = True,
 
     Raises:
         FileExistsError: The target exists and ``overwrite`` is False.
-        ValueError: The model has variables that are not reachable through its layers.
+        UnsupportedFormatError: The model has vocabulary layers (assets).
+        ValueError: The model is not built, or has variables that are not reachable through
+            its layers.
     """
     from kerasave import _core
     from kerasave.checkpoint import save_checkpoint
@@ -705,6 +732,15 @@ def save_saved_model(model: Any, filepath: Any, overwrite: bool = True,
     if not getattr(model, "built", True):
         raise ValueError(f"{target}: the model is not built; call it on data or build() "
                          f"it before saving")
+    from kerasave.errors import UnsupportedFormatError
+    from kerasave.saving.keras_archive import gather_assets
+
+    assets = gather_assets(model)
+    if assets:
+        raise UnsupportedFormatError(
+            f"{target}: the model has layers with vocabularies ({', '.join(sorted(assets))}); "
+            f"kerasave's SavedModel writer has no lookup-table resources or assets and would "
+            f"lose them. Save it as .keras instead")
     spec, metadata, variables = build_spec(model)
     saved_model_pb, graph, keys = _core.encode_saved_model(spec)
     metadata_pb = _core.encode_keras_metadata(metadata)
@@ -839,15 +875,17 @@ def assign_from_object_graph(model: Any, store: Any) -> Dict[int, str]:
     nodes = store.saved_model["nodes"]
     where = store.directory
     assigned: Dict[int, str] = {}
+    used: set = set()
     visited: set = set()
     stack: List[Tuple[Any, int, List[str]]] = [(model, 0, [])]
+    cache: Dict[int, List[Tuple[str, Any]]] = {}
     while stack:
         obj, node_id, path = stack.pop()
         if (id(obj), node_id) in visited:
             continue
         visited.add((id(obj), node_id))
         stored = dict(nodes[node_id]["children"])
-        for name, child in tf_keras_children(obj):
+        for name, child in _children(obj, cache):
             child_id = stored.get(name)
             if child_id is None:
                 continue
@@ -869,12 +907,72 @@ def assign_from_object_graph(model: Any, store: Any) -> Dict[int, str]:
                     f"variable {child.path} has {tuple(child.shape)}")
             child.assign(value)
             assigned[id(child)] = key
+            used.add(child_id)
     missing = [v.path for v in model.weights if id(v) not in assigned]
     if missing:
         raise CorruptFileError(
             f"{where}: the SavedModel's object graph has no value for {len(missing)} model "
             f"variable(s): {', '.join(missing[:5])}{', ...' if len(missing) > 5 else ''}")
+    unused = _unused_layer_variables(nodes, used)
+    if unused:
+        import warnings
+
+        warnings.warn(f"{where}: {len(unused)} stored layer variable(s) have no counterpart "
+                      f"in the rebuilt model and were not loaded: {', '.join(unused[:5])}"
+                      f"{', ...' if len(unused) > 5 else ''}", stacklevel=3)
     return assigned
+
+
+#: Root children that hold no layer variables of their own (optimizer state, tf_keras's
+#: metrics and aliases, signatures).
+_NOT_LAYER_STATE = {"optimizer", "keras_api", "signatures"}
+
+
+def _unused_layer_variables(nodes: List[Dict[str, Any]], used: set) -> List[str]:
+    """Keys of variable nodes reachable from the root (outside optimizer/metrics) that the
+    walk did not assign."""
+    out = []
+    seen = {0}
+    queue = [0]
+    while queue:
+        node = nodes[queue.pop(0)]
+        for name, child in node["children"]:
+            if child in seen or (node["id"] == 0 and name in _NOT_LAYER_STATE) or \
+                    name == "keras_api":
+                continue
+            seen.add(child)
+            queue.append(child)
+            if nodes[child]["kind"] == "variable" and child not in used and \
+                    nodes[child].get("checkpoint_key"):
+                out.append(nodes[child]["checkpoint_key"])
+    return out
+
+
+def _build_from_metadata(model: Any, store: Any) -> None:
+    """Builds the unbuilt layers of ``model`` from their nodes' ``build_input_shape`` (parents
+    first), walking the stored object graph in step with the model as tf_keras's loader does
+    for layers revived from config."""
+    from kerasave.layers.base import Layer
+
+    shapes = {node["node_id"]: node["metadata"].get("build_input_shape")
+              for node in store.keras_metadata or ()}
+    nodes = store.saved_model["nodes"]
+    queue: List[Tuple[Any, int]] = [(model, 0)]
+    seen: set = set()
+    while queue:
+        obj, node_id = queue.pop(0)
+        if id(obj) in seen:
+            continue
+        seen.add(id(obj))
+        if isinstance(obj, Layer) and not obj.built:
+            shape = _untuple(decode_json_utils(shapes.get(node_id)))
+            if shape is not None:
+                obj.build(shape)
+        stored = dict(nodes[node_id]["children"])
+        for name, child in tf_keras_children(obj):
+            if not _is_variable(child) and name in stored:
+                queue.append((child, stored[name]))
+    model.built = True
 
 
 def load_saved_model(store: Any, custom_objects: Any = None, compile: bool = True,
@@ -903,11 +1001,20 @@ def load_saved_model(store: Any, custom_objects: Any = None, compile: bool = Tru
     from kerasave.saving.serialization import deserialize_keras_object
 
     config = model_config_of(store)
+    root = _root_metadata_of(store) or {}
     with skip_weight_init():
         model = deserialize_keras_object(config, custom_objects=dict(custom_objects or {}),
                                          safe_mode=safe_mode)
+        if not getattr(model, "built", True):
+            # A subclassed model: build it for the recorded input shape, as tf_keras does,
+            # so it has the variables the bundle holds.
+            shape = _untuple(decode_json_utils(root.get("build_input_shape")))
+            if shape is not None:
+                model.build(shape)
+            else:
+                _build_from_metadata(model, store)
     var_keys = assign_from_object_graph(model, store)
-    training = (_root_metadata_of(store) or {}).get("training_config")
+    training = root.get("training_config")
     if compile and isinstance(training, dict) and hasattr(model, "compile_from_config"):
         model.compile_from_config(_untuple(decode_json_utils(training)))
         _restore_optimizer(model, store, var_keys)

@@ -11,7 +11,9 @@ use kerasave::saved_model::reader::{
 };
 
 fn data(rel: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data").join(rel)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data")
+        .join(rel)
 }
 
 fn count(info: &kerasave::saved_model::SavedModelInfo, kind: NodeKind) -> usize {
@@ -47,7 +49,10 @@ fn tfk_seq() {
     let fp = info.fingerprint.as_ref().unwrap();
     assert_eq!(fp.producer, 4);
     // Every variable has a key, and the layer kernel is where tf_keras puts it.
-    assert!(info.nodes.iter().all(|n| (n.kind == NodeKind::Variable) == n.checkpoint_key.is_some()));
+    assert!(info
+        .nodes
+        .iter()
+        .all(|n| (n.kind == NodeKind::Variable) == n.checkpoint_key.is_some()));
     let kernel = info
         .nodes
         .iter()
@@ -58,7 +63,10 @@ fn tfk_seq() {
         Some("layer_with_weights-0/kernel/.ATTRIBUTES/VARIABLE_VALUE")
     );
     let v = kernel.variable.as_ref().unwrap();
-    assert_eq!((v.dtype.as_str(), v.shape.clone(), v.trainable), ("float32", Some(vec![3, 4]), true));
+    assert_eq!(
+        (v.dtype.as_str(), v.shape.clone(), v.trainable),
+        ("float32", Some(vec![3, 4]), true)
+    );
     // saved_model.pb itself is accepted too.
     let again = read_saved_model(&data("saved_model/tfk_seq/model/saved_model.pb")).unwrap();
     assert_eq!(again, info);
@@ -67,12 +75,18 @@ fn tfk_seq() {
 #[test]
 fn legacy_optimizer_slot_variables_map_to_their_keys() {
     let info = read_saved_model(&data("saved_model/tfk_legacy_opt/model")).unwrap();
-    let slots: Vec<_> = info.nodes.iter().flat_map(|n| n.slot_variables.iter()).collect();
+    let slots: Vec<_> = info
+        .nodes
+        .iter()
+        .flat_map(|n| n.slot_variables.iter())
+        .collect();
     assert_eq!(slots.len(), 4, "m and v for kernel and bias");
     for (orig, name, slot) in slots {
         let key = info.nodes[*slot].checkpoint_key.as_deref().unwrap();
         let orig_key = info.nodes[*orig].checkpoint_key.as_deref().unwrap();
-        let orig_path = orig_key.strip_suffix("/.ATTRIBUTES/VARIABLE_VALUE").unwrap();
+        let orig_path = orig_key
+            .strip_suffix("/.ATTRIBUTES/VARIABLE_VALUE")
+            .unwrap();
         assert_eq!(
             key,
             format!("{orig_path}/.OPTIMIZER_SLOT/optimizer/{name}/.ATTRIBUTES/VARIABLE_VALUE")
@@ -85,19 +99,33 @@ fn keras3_export_and_tf_module() {
     let info = read_saved_model(&data("saved_model/k3_export/model")).unwrap();
     assert!(info.keras_metadata.is_none());
     assert_eq!(count(&info, NodeKind::Variable), 8);
-    let keys: Vec<_> = info.nodes.iter().filter_map(|n| n.checkpoint_key.as_deref()).collect();
+    let keys: Vec<_> = info
+        .nodes
+        .iter()
+        .filter_map(|n| n.checkpoint_key.as_deref())
+        .collect();
     assert!(keys.contains(&"_all_variables/0/.ATTRIBUTES/VARIABLE_VALUE"));
     assert!(keys.contains(&"variables/0/.ATTRIBUTES/VARIABLE_VALUE"));
-    assert_eq!(info.signatures["serve"].outputs["output_0"].shape, Some(vec![-1, 2]));
+    assert_eq!(
+        info.signatures["serve"].outputs["output_0"].shape,
+        Some(vec![-1, 2])
+    );
 
     let info = read_saved_model(&data("saved_model/tf_module/model")).unwrap();
     assert_eq!(info.asset_files, ["vocab.txt", "vocab.txt"]);
     assert_eq!(count(&info, NodeKind::Asset), 2);
     assert_eq!(count(&info, NodeKind::Constant), 2);
-    let table = info.nodes.iter().find(|n| n.kind == NodeKind::Resource).unwrap();
+    let table = info
+        .nodes
+        .iter()
+        .find(|n| n.kind == NodeKind::Resource)
+        .unwrap();
     assert_eq!(table.registered_name, "tf.StaticHashTable");
     let words = &info.signatures["serving_default"].inputs["words"];
-    assert_eq!((words.dtype.as_str(), words.shape.clone()), ("string", Some(vec![-1])));
+    assert_eq!(
+        (words.dtype.as_str(), words.shape.clone()),
+        ("string", Some(vec![-1]))
+    );
 }
 
 #[test]
@@ -106,7 +134,9 @@ fn nested_functional_model() {
     let md = info.keras_metadata.as_ref().unwrap();
     let paths: Vec<_> = md.iter().map(|n| n.node_path.as_str()).collect();
     assert!(paths.contains(&"root"));
-    assert!(paths.iter().any(|p| p.starts_with("root.layer_with_weights-0.layer")));
+    assert!(paths
+        .iter()
+        .any(|p| p.starts_with("root.layer_with_weights-0.layer")));
     for n in md {
         assert!(n.node_id < info.nodes.len());
     }
@@ -117,7 +147,10 @@ fn cycles_terminate_and_keep_bfs_paths() {
     let info = read_saved_model(&data("bad_saved_model/child_cycle")).unwrap();
     let paths = info.node_paths();
     let layer = info.nodes[0].children[0].1;
-    assert_eq!(paths[layer].as_deref(), Some(&["layer_with_weights-0".to_owned()][..]));
+    assert_eq!(
+        paths[layer].as_deref(),
+        Some(&["layer_with_weights-0".to_owned()][..])
+    );
     assert!(info.nodes[layer].children.iter().any(|c| c.1 == 0));
 }
 
@@ -130,25 +163,75 @@ const BAD: &[(&str, Want)] = &[
     ("truncated_pb", Want::Corrupt("bad SavedModel protobuf")),
     ("garbage_pb", Want::Corrupt("bad SavedModel protobuf")),
     ("empty_pb", Want::Corrupt("SavedModel has no MetaGraphDef")),
-    ("schema_version_2", Want::Unsupported("saved_model_schema_version 2")),
-    ("two_meta_graphs", Want::Unsupported("2 MetaGraphDefs (tags [serve] [serve,gpu])")),
-    ("tf1_no_object_graph", Want::Unsupported("no object_graph_def")),
-    ("empty_object_graph", Want::Corrupt("the object graph has no nodes")),
-    ("child_out_of_range", Want::Corrupt("node 0 child \"layer-0\": node id 9999 out of range")),
+    (
+        "schema_version_2",
+        Want::Unsupported("saved_model_schema_version 2"),
+    ),
+    (
+        "two_meta_graphs",
+        Want::Unsupported("2 MetaGraphDefs (tags [serve] [serve,gpu])"),
+    ),
+    (
+        "tf1_no_object_graph",
+        Want::Unsupported("no object_graph_def"),
+    ),
+    (
+        "empty_object_graph",
+        Want::Corrupt("the object graph has no nodes"),
+    ),
+    (
+        "child_out_of_range",
+        Want::Corrupt("node 0 child \"layer-0\": node id 9999 out of range"),
+    ),
     ("child_negative", Want::Corrupt("node id -1 out of range")),
-    ("slot_out_of_range", Want::Corrupt("slot variable \"m\": node id 500 out of range")),
-    ("asset_index_out_of_range", Want::Corrupt("asset_file_def_index 3 out of range")),
-    ("unknown_concrete_function", Want::Corrupt("\"__inference_missing_42\" is not in")),
-    ("bound_input_out_of_range", Want::Corrupt("bound input: node id 777 out of range")),
+    (
+        "slot_out_of_range",
+        Want::Corrupt("slot variable \"m\": node id 500 out of range"),
+    ),
+    (
+        "asset_index_out_of_range",
+        Want::Corrupt("asset_file_def_index 3 out of range"),
+    ),
+    (
+        "unknown_concrete_function",
+        Want::Corrupt("\"__inference_missing_42\" is not in"),
+    ),
+    (
+        "bound_input_out_of_range",
+        Want::Corrupt("bound input: node id 777 out of range"),
+    ),
     ("bad_signature_dim", Want::Corrupt("dimension -5 < -1")),
     ("deep_nesting", Want::Corrupt("recursion limit reached")),
-    ("variable_not_in_bundle", Want::Corrupt("variable node 24 (\"ghost\", path \"ghost\") has no value")),
-    ("missing_variable_key", Want::Corrupt("key \"layer_with_weights-0/kernel/.ATTRIBUTES/VARIABLE_VALUE\" is missing")),
-    ("no_variables_dir", Want::Corrupt("variables/variables.index is missing")),
-    ("bundle_graph_out_of_range", Want::Corrupt("checkpoint object graph node 0 child \"layer_with_weights-0\": node id 4242")),
-    ("keras_metadata_node_out_of_range", Want::Corrupt("node id 100000 out of range")),
-    ("keras_metadata_truncated", Want::Corrupt("bad SavedMetadata protobuf")),
-    ("fingerprint_garbage", Want::Corrupt("bad FingerprintDef protobuf")),
+    (
+        "variable_not_in_bundle",
+        Want::Corrupt("variable node 24 (\"ghost\", path \"ghost\") has no value"),
+    ),
+    (
+        "missing_variable_key",
+        Want::Corrupt("key \"layer_with_weights-0/kernel/.ATTRIBUTES/VARIABLE_VALUE\" is missing"),
+    ),
+    (
+        "no_variables_dir",
+        Want::Corrupt("variables/variables.index is missing"),
+    ),
+    (
+        "bundle_graph_out_of_range",
+        Want::Corrupt(
+            "checkpoint object graph node 0 child \"layer_with_weights-0\": node id 4242",
+        ),
+    ),
+    (
+        "keras_metadata_node_out_of_range",
+        Want::Corrupt("node id 100000 out of range"),
+    ),
+    (
+        "keras_metadata_truncated",
+        Want::Corrupt("bad SavedMetadata protobuf"),
+    ),
+    (
+        "fingerprint_garbage",
+        Want::Corrupt("bad FingerprintDef protobuf"),
+    ),
     ("pbtxt_only", Want::Unsupported("saved_model.pbtxt")),
     ("cpb_only", Want::Unsupported("saved_model.cpb")),
 ];
@@ -173,8 +256,14 @@ fn bad_saved_models() {
             _ => (false, &""),
         };
         assert!(ok, "{case}: wrong error kind or no file: {err:?}");
-        assert!(text.contains(fragment), "{case}: {text:?} lacks {fragment:?}");
-        assert!(text.contains(case), "{case}: the message does not name the file: {text}");
+        assert!(
+            text.contains(fragment),
+            "{case}: {text:?} lacks {fragment:?}"
+        );
+        assert!(
+            text.contains(case),
+            "{case}: the message does not name the file: {text}"
+        );
         assert!(text.len() < 600, "{case}: message too long: {text}");
     }
     for (case, _) in BAD {
@@ -247,11 +336,19 @@ fn pure_parsers_reject_what_they_must() {
     let meta = field(7, &field(1, &node));
     let sm = [vec![0x08, 0x01], field(2, &meta)].concat();
     let err = parse_saved_model(&sm).unwrap_err();
-    assert!(err.to_string().contains("node id 5 out of range (the object graph has 1 nodes)"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("node id 5 out of range (the object graph has 1 nodes)"),
+        "{err}"
+    );
     // SavedMetadata with a node id past the graph.
     let md = field(1, &[vec![0x10, 0x03], field(3, b"root.x")].concat());
     let err = parse_keras_metadata(&md, 2).unwrap_err();
-    assert!(err.to_string().contains("keras metadata node \"root.x\": node id 3"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("keras metadata node \"root.x\": node id 3"),
+        "{err}"
+    );
     assert!(parse_keras_metadata(&md, 4).is_ok());
 }
 
@@ -261,7 +358,11 @@ fn verify_decodes_the_graph_that_reading_skips() {
     read_saved_model(&dir).unwrap();
     let err = verify_saved_model(&dir).unwrap_err();
     assert!(matches!(err, Error::Corrupt { .. }), "{err:?}");
-    assert!(err.to_string().contains("saved_model.pb: bad SavedModel protobuf"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("saved_model.pb: bad SavedModel protobuf"),
+        "{err}"
+    );
     for case in ["tfk_seq", "tfk_func_nested", "k3_export", "tf_module"] {
         verify_saved_model(&data(&format!("saved_model/{case}/model"))).unwrap();
     }

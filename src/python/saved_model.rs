@@ -82,7 +82,10 @@ fn to_dict<'py>(py: Python<'py>, info: &SavedModelInfo) -> PyResult<Bound<'py, P
     d.set_item("nodes", nodes)?;
     d.set_item("function_library", PyList::new(py, &info.function_library)?)?;
     d.set_item("ops", PyList::new(py, &info.ops)?)?;
-    d.set_item("concrete_functions", PyList::new(py, &info.concrete_functions)?)?;
+    d.set_item(
+        "concrete_functions",
+        PyList::new(py, &info.concrete_functions)?,
+    )?;
     d.set_item("asset_files", PyList::new(py, &info.asset_files)?)?;
     match &info.keras_metadata {
         None => d.set_item("keras_metadata", py.None())?,

@@ -27,16 +27,14 @@ use crate::bundle::BundleReader;
 use crate::dtype::DType;
 use crate::error::{Error, Result};
 use crate::io::MappedFile;
-use crate::object_graph::keys::{
-    checkpoint_key, object_path_string, VARIABLE_VALUE_KEY,
-};
+use crate::object_graph::keys::{checkpoint_key, object_path_string, VARIABLE_VALUE_KEY};
 use crate::object_graph::MAX_NODES;
 use crate::proto::tensorflow::{
     saved_object::Kind, tensor_info::Encoding, FingerprintDef, SavedModel, TensorInfo,
     TensorShapeProto, TrackableObjectGraph,
 };
-use crate::saved_model::lite::SavedModelLite;
 use crate::proto::tf_keras::SavedMetadata;
+use crate::saved_model::lite::SavedModelLite;
 
 /// Protobuf's own limit on a serialized message; TF writes `saved_model.cpb` beyond it.
 pub const MAX_PROTO_BYTES: u64 = (1 << 31) - 1;
@@ -220,7 +218,10 @@ pub fn dtype_name(code: i32) -> String {
     format!("dtype_{code}")
 }
 
-fn shape_of(shape: Option<&TensorShapeProto>, what: &dyn Fn() -> String) -> Result<Option<Vec<i64>>> {
+fn shape_of(
+    shape: Option<&TensorShapeProto>,
+    what: &dyn Fn() -> String,
+) -> Result<Option<Vec<i64>>> {
     let Some(shape) = shape else {
         // An absent TensorShapeProto is the scalar shape (proto3 default: no dims, known rank).
         return Ok(Some(Vec::new()));
@@ -231,7 +232,11 @@ fn shape_of(shape: Option<&TensorShapeProto>, what: &dyn Fn() -> String) -> Resu
     let mut dims = Vec::with_capacity(shape.dim.len());
     for d in &shape.dim {
         if d.size < -1 {
-            return Err(Error::corrupt(format!("{}: dimension {} < -1", what(), d.size)));
+            return Err(Error::corrupt(format!(
+                "{}: dimension {} < -1",
+                what(),
+                d.size
+            )));
         }
         dims.push(d.size);
     }
@@ -308,7 +313,11 @@ pub fn parse_saved_model(bytes: &[u8]) -> Result<SavedModelInfo> {
         let tags: Vec<String> = metas
             .iter()
             .map(|m| {
-                let t = m.meta_info_def.as_ref().map(|i| i.tags.join(",")).unwrap_or_default();
+                let t = m
+                    .meta_info_def
+                    .as_ref()
+                    .map(|i| i.tags.join(","))
+                    .unwrap_or_default();
                 format!("[{t}]")
             })
             .collect();
@@ -406,9 +415,7 @@ pub fn parse_saved_model(bytes: &[u8]) -> Result<SavedModelInfo> {
                 NodeKind::UserObject
             }
             Some(Kind::Asset(a)) => {
-                if usize::try_from(a.asset_file_def_index)
-                    .map_or(true, |i| i >= asset_count)
-                {
+                if usize::try_from(a.asset_file_def_index).map_or(true, |i| i >= asset_count) {
                     return Err(Error::corrupt(format!(
                         "{}: asset_file_def_index {} out of range ({asset_count} asset files)",
                         what(),
@@ -479,7 +486,11 @@ pub fn parse_saved_model(bytes: &[u8]) -> Result<SavedModelInfo> {
     if let Some(g) = meta.graph_def.as_ref() {
         let fn_names: std::collections::HashSet<&str> =
             function_library.iter().map(String::as_str).collect();
-        let bodies = g.library.iter().flat_map(|l| l.function.iter()).flat_map(|f| f.node_def.iter());
+        let bodies = g
+            .library
+            .iter()
+            .flat_map(|l| l.function.iter())
+            .flat_map(|f| f.node_def.iter());
         for n in g.node.iter().chain(bodies) {
             if !fn_names.contains(n.op.as_str()) {
                 ops.insert(n.op.clone());
@@ -497,7 +508,11 @@ pub fn parse_saved_model(bytes: &[u8]) -> Result<SavedModelInfo> {
         function_library,
         ops: ops.into_iter().collect(),
         concrete_functions: graph.concrete_functions.keys().cloned().collect(),
-        asset_files: meta.asset_file_def.into_iter().map(|a| a.filename).collect(),
+        asset_files: meta
+            .asset_file_def
+            .into_iter()
+            .map(|a| a.filename)
+            .collect(),
         keras_metadata: None,
         fingerprint: None,
     })
@@ -514,8 +529,7 @@ pub fn check_full_decode(bytes: &[u8]) -> Result<()> {
 /// Decodes `keras_metadata.pb` and checks every node id against `node_count` (the object
 /// graph's). The metadata JSON is kept as text.
 pub fn parse_keras_metadata(bytes: &[u8], node_count: usize) -> Result<Vec<KerasNode>> {
-    let md = SavedMetadata::decode(bytes)
-        .map_err(|e| decode_error("SavedMetadata", &e))?;
+    let md = SavedMetadata::decode(bytes).map_err(|e| decode_error("SavedMetadata", &e))?;
     let mut out = Vec::with_capacity(md.nodes.len());
     for n in md.nodes {
         let at = || format!("keras metadata node {:?}", n.node_path);
@@ -537,8 +551,7 @@ pub fn parse_keras_metadata(bytes: &[u8], node_count: usize) -> Result<Vec<Keras
 
 /// Decodes `fingerprint.pb`.
 pub fn parse_fingerprint(bytes: &[u8]) -> Result<Fingerprint> {
-    let f = FingerprintDef::decode(bytes)
-        .map_err(|e| decode_error("FingerprintDef", &e))?;
+    let f = FingerprintDef::decode(bytes).map_err(|e| decode_error("FingerprintDef", &e))?;
     Ok(Fingerprint {
         saved_model_checksum: f.saved_model_checksum,
         graph_def_program_hash: f.graph_def_program_hash,
@@ -660,8 +673,10 @@ pub fn resolve_dir(path: &Path) -> Result<PathBuf> {
         return match name {
             SAVED_MODEL_PB => Ok(path.parent().map(Path::to_path_buf).unwrap_or_default()),
             SAVED_MODEL_PBTXT | SAVED_MODEL_CPB => Err(unsupported_variant(name).in_file(path)),
-            _ => Err(Error::unsupported("not a SavedModel (expected a directory or saved_model.pb)")
-                .in_file(path)),
+            _ => Err(Error::unsupported(
+                "not a SavedModel (expected a directory or saved_model.pb)",
+            )
+            .in_file(path)),
         };
     }
     if path.join(SAVED_MODEL_PB).is_file() {
@@ -676,7 +691,10 @@ pub fn resolve_dir(path: &Path) -> Result<PathBuf> {
     let pb = path.join(SAVED_MODEL_PB);
     Err(Error::io(
         pb,
-        std::io::Error::new(std::io::ErrorKind::NotFound, "no saved_model.pb in the directory"),
+        std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "no saved_model.pb in the directory",
+        ),
     ))
 }
 

@@ -34,7 +34,8 @@ from kerasave.optimizers.optimizers import (
 from kerasave.saving import registry as _registry
 
 __all__ = ["SGD", "Adadelta", "Adafactor", "Adagrad", "Adam", "AdamW", "Adamax", "Ftrl",
-           "Lamb", "Lion", "LossScaleOptimizer", "Muon", "Nadam", "Optimizer", "OptimizerVariable", "RMSprop",
+           "Lamb", "Lion", "LossScaleOptimizer", "Muon", "Nadam", "Optimizer",
+           "OptimizerVariable", "RMSprop",
            "ScheduleFreeAdamW", "deserialize", "get", "schedules", "serialize"]
 
 ALL_OBJECTS = (Optimizer, Adam, SGD, RMSprop, Adadelta, AdamW, Adagrad, Adamax, Adafactor,

@@ -205,7 +205,8 @@ class Optimizer:
             A list of slots (one name) or a tuple of lists (several names).
         """
         names = [name] if isinstance(name, str) else list(name)
-        inits = initializer if isinstance(initializer, (list, tuple)) else [initializer] * len(names)
+        inits = (initializer if isinstance(initializer, (list, tuple))
+                 else [initializer] * len(names))
         if len(inits) != len(names):
             raise ValueError("The number of provided names must match the number of provided "
                              f"initializers.  Received name='{name}', initializer='{initializer}'")

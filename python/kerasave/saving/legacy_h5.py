@@ -128,5 +128,11 @@ def load_optimizer_weights(model: Any, store: Any) -> bool:
         optimizer.build(model.trainable_variables)
     from kerasave.optimizers._compat import assign_from_h5
 
-    values = [store[f"optimizer_weights/{n}"] for n in names]
-    return assign_from_h5(optimizer, names, values, str(getattr(store, "path", "file")))
+    where = str(getattr(store, "path", "file"))
+    try:
+        values = [store[f"optimizer_weights/{n}"] for n in names]
+    except KeyError as e:
+        warnings.warn(f"{where}: optimizer_weights@weight_names names a missing dataset ({e}); "
+                      "the optimizer starts fresh", stacklevel=2)
+        return False
+    return assign_from_h5(optimizer, names, values, where)

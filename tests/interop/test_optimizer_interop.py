@@ -230,3 +230,25 @@ def test_loss_scale_optimizer_round_trip_in_keras(tmp_path: Path) -> None:
     assert type(back.optimizer) is type(theirs.optimizer)
     assert back.optimizer.get_config() == theirs.optimizer.get_config()
     assert back.get_compile_config() == theirs.get_compile_config()
+
+
+def test_tf_keras_restores_loss_scale_optimizer_checkpoint(tmp_path: Path) -> None:
+    m = ks.saving.load_model(Path(__file__).resolve().parent.parent / "data" / "keras" /
+                             "optimizers" / "k3_lso_seq.keras")
+    m.optimizer.dynamic_scale.assign(np.float32(1024.0))
+    m.optimizer.step_counter.assign(np.int64(3))
+    m.save_weights(tmp_path / "ckpt" / "c")
+    tf_keras.mixed_precision.set_global_policy("mixed_float16")
+    try:
+        t = tf_keras.Sequential([tf_keras.Input((4,)), tf_keras.layers.Dense(2, name="d")])
+        t.compile(optimizer=tf_keras.optimizers.Adam(), loss="mse")
+    finally:
+        tf_keras.mixed_precision.set_global_policy("float32")
+    assert type(t.optimizer).__name__ == "LossScaleOptimizerV3"
+    t.load_weights(str(tmp_path / "ckpt" / "c"))
+    t.optimizer.build(t.trainable_variables)
+    assert float(t.optimizer.loss_scale.numpy()) == 1024.0
+    assert int(t.optimizer.iterations.numpy()) == 4
+    want = [v.numpy() for v in m.optimizer.inner_optimizer.variables[2:]]
+    got = [v.numpy() for v in t.optimizer.inner_optimizer.variables[1:]]
+    assert len(got) == len(want) and all(np.array_equal(g, w) for g, w in zip(got, want))

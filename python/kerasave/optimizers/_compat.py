@@ -202,6 +202,16 @@ def checkpoint_tensors(optimizer: Any, prefix: str = "optimizer/") -> Dict[str, 
     """The tf_keras (new optimizer) checkpoint keys of an optimizer's state:
     ``optimizer/_iterations``, ``optimizer/_learning_rate`` (a float learning rate) and
     ``optimizer/_variables/<1..N>`` (the slots; ``_variables/0`` is ``_iterations``)."""
+    inner = getattr(optimizer, "inner_optimizer", None)
+    if inner is not None:
+        # tf_keras's LossScaleOptimizerV3 delegates its checkpoint children to the inner
+        # optimizer and adds loss_scale/{current_loss_scale, good_steps}.
+        out = checkpoint_tensors(inner, prefix)
+        if optimizer.built:
+            out[f"{prefix}loss_scale/current_loss_scale{VARIABLE_VALUE}"] = \
+                optimizer.dynamic_scale
+            out[f"{prefix}loss_scale/good_steps{VARIABLE_VALUE}"] = optimizer.step_counter
+        return out
     out: Dict[str, Any] = {f"{prefix}_iterations{VARIABLE_VALUE}": optimizer._iterations}
     lr = _lr_variable(optimizer)
     if lr is not None:
@@ -225,6 +235,15 @@ def assign_from_checkpoint(optimizer: Any, store: Any, var_keys: Mapping[int, st
     Returns:
         None when the checkpoint holds no optimizer state, else whether it was restored.
     """
+    inner = getattr(optimizer, "inner_optimizer", None)
+    if inner is not None:
+        restored = assign_from_checkpoint(inner, store, var_keys, where, prefix)
+        for name, var in (("current_loss_scale", optimizer.dynamic_scale),
+                          ("good_steps", optimizer.step_counter)):
+            key = f"{prefix}loss_scale/{name}{VARIABLE_VALUE}"
+            if key in store and tuple(np.shape(store[key])) == tuple(var.shape):
+                var.assign(store[key])
+        return restored
     keys = list(store)
     it_new = f"{prefix}_iterations{VARIABLE_VALUE}"
     if it_new in store:

@@ -131,6 +131,26 @@ def _proj_equation(free_dims: int, bound_dims: int, output_dims: int) -> tuple:
     return f"{input_str},{kernel_str}->{output_str}", bias_axes, len(output_str)
 
 
+def _attention_equations(rank: int, attn_axes: Sequence[int]) -> tuple:
+    """Keras's ``_build_attention_equation``: ``rank`` is the rank of the projected query
+    ``(batch, *index dims, heads, head_dim)``; returns the dot-product and combine einsum
+    equations and the rank of the attention scores."""
+    chars = string.ascii_lowercase
+    target = chars[:rank]
+    batch_dims = [i for i in range(rank) if i not in tuple(attn_axes) + (rank - 1,)]
+    source = ""
+    offset = rank
+    for i in range(rank):
+        if i in batch_dims or i == rank - 1:
+            source += target[i]
+        else:
+            source += chars[offset]
+            offset += 1
+    product = "".join([target[i] for i in batch_dims] + [target[i] for i in attn_axes]
+                      + [source[i] for i in attn_axes])
+    return f"{source},{target}->{product}", f"{product},{source}->{target}", len(product)
+
+
 def _out_shape(rank: int, known: Sequence[int]) -> List[Any]:
     return [None] * (rank - len(known)) + list(known)
 
@@ -278,7 +298,16 @@ class MultiHeadAttention(Layer):
         k = self.key_dense(key)
         v = self.value_dense(value)
         q = q * np.asarray(1.0 / np.sqrt(float(self.key_dim)), q.dtype)
-        scores = np.einsum("aecd,abcd->acbe", k, q)
+        rank = q.ndim
+        if self.attention_axes is None:
+            attn_axes: tuple = tuple(range(1, rank - 2))
+        elif isinstance(self.attention_axes, int):
+            attn_axes = (self.attention_axes,)
+        else:
+            attn_axes = tuple(self.attention_axes)
+        attn_axes = tuple(a % (rank - 1) for a in attn_axes)  # Keras: relative to the input rank
+        dot_eq, combine_eq, scores_rank = _attention_equations(rank, attn_axes)
+        scores = np.einsum(dot_eq, k, q)
         # Keras's _compute_attention_mask: query mask [B, T, 1] & value/key masks [B, 1, S]
         # & the causal mask & attention_mask.
         mask = None
@@ -294,12 +323,24 @@ class MultiHeadAttention(Layer):
             am = np.asarray(attention_mask, bool)
             mask = am if mask is None else (mask & am)
         if mask is not None:
-            mask = mask[:, None] if mask.ndim == 3 else mask
+            # Keras's _masked_softmax: insert the head axis (and any missing ones) before the
+            # attention axes.
+            expand_at = -len(attn_axes) * 2 - 1
+            while mask.ndim < scores.ndim:
+                mask = np.expand_dims(mask, expand_at)
             # Keras adds (1 - mask) * large_negative: -1e9, -3e4 for float16 (-1e9 is inf there).
             big = -3e4 if scores.dtype == np.float16 else -1e9
             scores = np.where(mask, scores, np.asarray(big, scores.dtype))
-        probs = _ops.softmax(scores, axis=-1).astype(scores.dtype)
-        out = np.einsum("acbe,aecd->abcd", probs, v)
+        norm_axes = tuple(range(scores_rank - len(attn_axes), scores_rank))
+        if len(norm_axes) == 1:
+            probs = _ops.softmax(scores, axis=norm_axes[0]).astype(scores.dtype)
+        else:
+            # Keras's Softmax over several axes: exp(x - logsumexp(x)).
+            sf = scores.astype(np.float32) if scores.dtype.itemsize < 4 else scores
+            mx = np.max(sf, axis=norm_axes, keepdims=True)
+            lse = mx + np.log(np.sum(np.exp(sf - mx), axis=norm_axes, keepdims=True))
+            probs = np.exp(sf - lse).astype(scores.dtype)
+        out = np.einsum(combine_eq, probs, v)
         out = self.output_dense(out)
         if return_attention_scores:
             return out, probs

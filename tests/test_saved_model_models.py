@@ -174,7 +174,8 @@ def test_writer_round_trip(tmp_path, make, shape, how):
         model.save(str(path))
     else:
         keras.saving.save_model(model, path, save_format="tf")
-    assert sorted(os.listdir(path)) == ["keras_metadata.pb", "saved_model.pb", "variables"]
+    assert sorted(os.listdir(path)) == ["fingerprint.pb", "keras_metadata.pb",
+                                        "saved_model.pb", "variables"]
     assert [p for p in os.listdir(tmp_path) if p != "model_dir"] == []  # no temp left over
     back = keras.models.load_model(path)
     # (Auto-named LSTM cells get fresh names, as in Keras; layer names are kept.)
@@ -196,6 +197,12 @@ def test_writer_object_graph_mirrors_and_keys(tmp_path):
         graph = store.object_graph()
         keys = {k for k in store if k != "_CHECKPOINTABLE_OBJECT_GRAPH"}
         assert saved["tags"] == ["serve"]
+        # fingerprint.pb: TF's checkpoint_hash (FarmHash Fingerprint64 of variables.index).
+        from kerasave import _core
+
+        index = (tmp_path / "m" / "variables" / "variables.index").read_bytes()
+        assert saved["fingerprint"]["checkpoint_hash"] == _core.fingerprint64(index)
+        assert saved["fingerprint"]["producer"] == 4
         assert saved["signatures"] == {}
         assert len(graph.nodes) == len(saved["nodes"])
         for node, tracked in zip(saved["nodes"], graph.nodes):
@@ -443,3 +450,14 @@ def test_stored_variables_without_counterpart_warn(tmp_path):
     (tmp_path / "m" / "keras_metadata.pb").write_bytes(_core.encode_keras_metadata(meta))
     with pytest.warns(UserWarning, match="layer_with_weights-0/bias"):
         keras.models.load_model(tmp_path / "m")
+
+
+@pytest.mark.parametrize("case", ["tfk_seq", "tfk_seq_notraces", "tfk_legacy_opt",
+                                  "tfk_func_nested", "k3_export", "tf_module"])
+def test_fingerprint64_matches_tf_written_checkpoint_hash(case):
+    from kerasave import _core
+
+    path = DATA / case / "model"
+    with keras.open(path) as store:
+        want = store.saved_model["fingerprint"]["checkpoint_hash"]
+    assert _core.fingerprint64((path / "variables" / "variables.index").read_bytes()) == want

@@ -209,3 +209,13 @@ def encode_keras_metadata(nodes: list[tuple[int, str, str, str]]) -> bytes:
     """``keras_metadata.pb`` from ``[(node_id, node_path, identifier, metadata_json)]`` (each
     node with version ``{producer: 2, min_consumer: 1}``)."""
     ...
+
+def encode_fingerprint(index_bytes: bytes, uuid: str) -> bytes:
+    """``fingerprint.pb``: ``checkpoint_hash`` = FarmHash Fingerprint64 of the SavedModel's
+    ``variables/variables.index`` bytes (as TF computes it), ``uuid``, ``version {producer: 4}``;
+    the graph hashes are 0 (no graph is written)."""
+    ...
+
+def fingerprint64(data: bytes) -> int:
+    """FarmHash ``Fingerprint64`` (TF's ``tf.fingerprint(..., "farmhash64")`` of one string)."""
+    ...

@@ -165,8 +165,24 @@ fn encode_keras_metadata<'py>(
     Ok(PyBytes::new(py, &bytes))
 }
 
+/// Encodes `fingerprint.pb` for a SavedModel whose `variables/variables.index` holds
+/// `index_bytes`: `checkpoint_hash` = FarmHash Fingerprint64 of those bytes (as TF computes it),
+/// `uuid`, `version {producer: 4}`; the graph hashes stay 0 (kerasave writes no graph).
+#[pyfunction]
+fn encode_fingerprint<'py>(py: Python<'py>, index_bytes: &[u8], uuid: &str) -> Bound<'py, PyBytes> {
+    PyBytes::new(py, &writer::encode_fingerprint(index_bytes, uuid))
+}
+
+/// FarmHash `Fingerprint64` (TF's `tf.fingerprint(..., "farmhash64")` per string).
+#[pyfunction]
+fn fingerprint64(data: &[u8]) -> u64 {
+    writer::fingerprint64(data)
+}
+
 pub(crate) fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(encode_saved_model, m)?)?;
     m.add_function(wrap_pyfunction!(encode_keras_metadata, m)?)?;
+    m.add_function(wrap_pyfunction!(encode_fingerprint, m)?)?;
+    m.add_function(wrap_pyfunction!(fingerprint64, m)?)?;
     Ok(())
 }

@@ -30,8 +30,8 @@ use crate::proto::tensorflow::{
         trackable_object::{ObjectReference, SerializedTensor, SlotVariableReference},
         TrackableObject,
     },
-    MetaGraphDef, SavedModel, SavedObject, SavedObjectGraph, SavedUserObject, SavedVariable,
-    TensorShapeProto, TrackableObjectGraph, VersionDef,
+    FingerprintDef, MetaGraphDef, SavedModel, SavedObject, SavedObjectGraph, SavedUserObject,
+    SavedVariable, TensorShapeProto, TrackableObjectGraph, VersionDef,
 };
 use crate::proto::tf_keras;
 
@@ -351,6 +351,233 @@ pub fn encode_keras_metadata(nodes: &[MetadataSpec]) -> Result<Vec<u8>> {
     Ok(tf_keras::SavedMetadata { nodes: out }.encode_to_vec())
 }
 
+/// `fingerprint.pb`: a `FingerprintDef` with only `checkpoint_hash` (FarmHash `Fingerprint64` of
+/// `variables/variables.index`, as TF computes it), `uuid` and `version {producer: 4}`. TF only
+/// logs fingerprints; the other hashes cover regularized graphs kerasave does not write
+/// (tf_formats.md §5.8), so they stay 0.
+pub fn encode_fingerprint(index_bytes: &[u8], uuid: &str) -> Vec<u8> {
+    FingerprintDef {
+        checkpoint_hash: fingerprint64(index_bytes),
+        uuid: uuid.to_string(),
+        version: Some(VersionDef {
+            producer: 4,
+            ..Default::default()
+        }),
+        ..Default::default()
+    }
+    .encode_to_vec()
+}
+
+// FarmHash `Fingerprint64` (= `farmhashna::Hash64`), the hash TF's `tsl::Fingerprint64` and
+// `tf.fingerprint(..., "farmhash64")` use. Checked against TF-written fingerprint.pb files.
+const K0: u64 = 0xc3a5_c85c_97cb_3127;
+const K1: u64 = 0xb492_b66f_be98_f273;
+const K2: u64 = 0x9ae1_6a3b_2f90_404f;
+
+fn fetch64(s: &[u8], at: usize) -> u64 {
+    let mut b = [0u8; 8];
+    b.copy_from_slice(&s[at..at + 8]);
+    u64::from_le_bytes(b)
+}
+
+fn fetch32(s: &[u8], at: usize) -> u64 {
+    let mut b = [0u8; 4];
+    b.copy_from_slice(&s[at..at + 4]);
+    u64::from(u32::from_le_bytes(b))
+}
+
+fn shift_mix(v: u64) -> u64 {
+    v ^ (v >> 47)
+}
+
+fn hash_len16(u: u64, v: u64, mul: u64) -> u64 {
+    let mut a = (u ^ v).wrapping_mul(mul);
+    a ^= a >> 47;
+    let mut b = (v ^ a).wrapping_mul(mul);
+    b ^= b >> 47;
+    b.wrapping_mul(mul)
+}
+
+fn hash_len0to16(s: &[u8]) -> u64 {
+    let len = s.len();
+    let len64 = len as u64;
+    if len >= 8 {
+        let mul = K2.wrapping_add(len64.wrapping_mul(2));
+        let a = fetch64(s, 0).wrapping_add(K2);
+        let b = fetch64(s, len - 8);
+        let c = b.rotate_right(37).wrapping_mul(mul).wrapping_add(a);
+        let d = a.rotate_right(25).wrapping_add(b).wrapping_mul(mul);
+        return hash_len16(c, d, mul);
+    }
+    if len >= 4 {
+        let mul = K2.wrapping_add(len64.wrapping_mul(2));
+        let a = fetch32(s, 0);
+        return hash_len16(len64.wrapping_add(a << 3), fetch32(s, len - 4), mul);
+    }
+    if len > 0 {
+        let a = u64::from(s[0]);
+        let b = u64::from(s[len >> 1]);
+        let c = u64::from(s[len - 1]);
+        let y = a.wrapping_add(b << 8);
+        let z = len64.wrapping_add(c << 2);
+        return shift_mix(y.wrapping_mul(K2) ^ z.wrapping_mul(K0)).wrapping_mul(K2);
+    }
+    K2
+}
+
+fn hash_len17to32(s: &[u8]) -> u64 {
+    let len = s.len();
+    let mul = K2.wrapping_add((len as u64).wrapping_mul(2));
+    let a = fetch64(s, 0).wrapping_mul(K1);
+    let b = fetch64(s, 8);
+    let c = fetch64(s, len - 8).wrapping_mul(mul);
+    let d = fetch64(s, len - 16).wrapping_mul(K2);
+    hash_len16(
+        a.wrapping_add(b)
+            .rotate_right(43)
+            .wrapping_add(c.rotate_right(30))
+            .wrapping_add(d),
+        a.wrapping_add(b.wrapping_add(K2).rotate_right(18))
+            .wrapping_add(c),
+        mul,
+    )
+}
+
+fn hash_len33to64(s: &[u8]) -> u64 {
+    let len = s.len();
+    let mul = K2.wrapping_add((len as u64).wrapping_mul(2));
+    let a = fetch64(s, 0).wrapping_mul(K2);
+    let b = fetch64(s, 8);
+    let c = fetch64(s, len - 8).wrapping_mul(mul);
+    let d = fetch64(s, len - 16).wrapping_mul(K2);
+    let y = a
+        .wrapping_add(b)
+        .rotate_right(43)
+        .wrapping_add(c.rotate_right(30))
+        .wrapping_add(d);
+    let z = hash_len16(
+        y,
+        a.wrapping_add(b.wrapping_add(K2).rotate_right(18))
+            .wrapping_add(c),
+        mul,
+    );
+    let e = fetch64(s, 16).wrapping_mul(mul);
+    let f = fetch64(s, 24);
+    let g = y.wrapping_add(fetch64(s, len - 32)).wrapping_mul(mul);
+    let h = z.wrapping_add(fetch64(s, len - 24)).wrapping_mul(mul);
+    hash_len16(
+        e.wrapping_add(f)
+            .rotate_right(43)
+            .wrapping_add(g.rotate_right(30))
+            .wrapping_add(h),
+        e.wrapping_add(f.wrapping_add(a).rotate_right(18))
+            .wrapping_add(g),
+        mul,
+    )
+}
+
+fn weak_hash_len32_with_seeds(s: &[u8], at: usize, a: u64, b: u64) -> (u64, u64) {
+    let w = fetch64(s, at);
+    let x = fetch64(s, at + 8);
+    let y = fetch64(s, at + 16);
+    let z = fetch64(s, at + 24);
+    let mut a = a.wrapping_add(w);
+    let mut b = b.wrapping_add(a).wrapping_add(z).rotate_right(21);
+    let c = a;
+    a = a.wrapping_add(x);
+    a = a.wrapping_add(y);
+    b = b.wrapping_add(a.rotate_right(44));
+    (a.wrapping_add(z), b.wrapping_add(c))
+}
+
+/// FarmHash `Fingerprint64` of `s`.
+pub fn fingerprint64(s: &[u8]) -> u64 {
+    let len = s.len();
+    if len <= 16 {
+        return hash_len0to16(s);
+    }
+    if len <= 32 {
+        return hash_len17to32(s);
+    }
+    if len <= 64 {
+        return hash_len33to64(s);
+    }
+    const SEED: u64 = 81;
+    let mut x = SEED;
+    let mut y = SEED.wrapping_mul(K1).wrapping_add(113);
+    let mut z = shift_mix(y.wrapping_mul(K2).wrapping_add(113)).wrapping_mul(K2);
+    let mut v = (0u64, 0u64);
+    let mut w = (0u64, 0u64);
+    x = x.wrapping_mul(K2).wrapping_add(fetch64(s, 0));
+    let end = ((len - 1) / 64) * 64;
+    let last64 = end + ((len - 1) & 63) - 63;
+    let mut at = 0;
+    loop {
+        x = x
+            .wrapping_add(y)
+            .wrapping_add(v.0)
+            .wrapping_add(fetch64(s, at + 8))
+            .rotate_right(37)
+            .wrapping_mul(K1);
+        y = y
+            .wrapping_add(v.1)
+            .wrapping_add(fetch64(s, at + 48))
+            .rotate_right(42)
+            .wrapping_mul(K1);
+        x ^= w.1;
+        y = y.wrapping_add(v.0).wrapping_add(fetch64(s, at + 40));
+        z = z.wrapping_add(w.0).rotate_right(33).wrapping_mul(K1);
+        v = weak_hash_len32_with_seeds(s, at, v.1.wrapping_mul(K1), x.wrapping_add(w.0));
+        w = weak_hash_len32_with_seeds(
+            s,
+            at + 32,
+            z.wrapping_add(w.1),
+            y.wrapping_add(fetch64(s, at + 16)),
+        );
+        std::mem::swap(&mut z, &mut x);
+        at += 64;
+        if at == end {
+            break;
+        }
+    }
+    let mul = K1.wrapping_add((z & 0xff) << 1);
+    let at = last64;
+    w.0 = w.0.wrapping_add(((len - 1) & 63) as u64);
+    v.0 = v.0.wrapping_add(w.0);
+    w.0 = w.0.wrapping_add(v.0);
+    x = x
+        .wrapping_add(y)
+        .wrapping_add(v.0)
+        .wrapping_add(fetch64(s, at + 8))
+        .rotate_right(37)
+        .wrapping_mul(mul);
+    y = y
+        .wrapping_add(v.1)
+        .wrapping_add(fetch64(s, at + 48))
+        .rotate_right(42)
+        .wrapping_mul(mul);
+    x ^= w.1.wrapping_mul(9);
+    y = y
+        .wrapping_add(v.0.wrapping_mul(9))
+        .wrapping_add(fetch64(s, at + 40));
+    z = z.wrapping_add(w.0).rotate_right(33).wrapping_mul(mul);
+    v = weak_hash_len32_with_seeds(s, at, v.1.wrapping_mul(mul), x.wrapping_add(w.0));
+    w = weak_hash_len32_with_seeds(
+        s,
+        at + 32,
+        z.wrapping_add(w.1),
+        y.wrapping_add(fetch64(s, at + 16)),
+    );
+    std::mem::swap(&mut z, &mut x);
+    hash_len16(
+        hash_len16(v.0, w.0, mul)
+            .wrapping_add(shift_mix(y).wrapping_mul(K0))
+            .wrapping_add(z),
+        hash_len16(v.1, w.1, mul).wrapping_add(x),
+        mul,
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -491,6 +718,29 @@ mod tests {
             enc.checkpoint_keys.last().unwrap().1,
             "layer_with_weights-0/kernel/.OPTIMIZER_SLOT/optimizer/m/.ATTRIBUTES/VARIABLE_VALUE"
         );
+    }
+
+    /// Values from TF 2.21's `tf.fingerprint(..., "farmhash64")`, one per length class.
+    #[test]
+    fn fingerprint64_matches_tf() {
+        let pattern: Vec<u8> = (0..=255u8).collect();
+        let cases: [(Vec<u8>, u64); 8] = [
+            (b"".to_vec(), 0x9ae1_6a3b_2f90_404f),
+            (b"a".to_vec(), 0xb345_4265_b6df_75e3),
+            (b"abcd".to_vec(), 0x1a55_02de_4a1f_8101),
+            (b"hello world!".to_vec(), 0x3f87_e91e_111f_cf64),
+            (vec![b'x'; 20], 0x7241_ce1f_8ef7_4dc4),
+            (vec![b'y'; 40], 0x03d5_9636_9a03_cfde),
+            (pattern[..100].to_vec(), 0x3cff_0f88_6d8d_6195),
+            (pattern.repeat(3), 0x1d08_6370_75cf_ea20),
+        ];
+        for (bytes, want) in cases {
+            assert_eq!(fingerprint64(&bytes), want, "length {}", bytes.len());
+        }
+        let fp = FingerprintDef::decode(&encode_fingerprint(b"abcd", "42")[..]).unwrap();
+        assert_eq!(fp.checkpoint_hash, 0x1a55_02de_4a1f_8101);
+        assert_eq!(fp.uuid, "42");
+        assert_eq!(fp.version.unwrap().producer, 4);
     }
 
     #[test]

@@ -5,6 +5,7 @@ Writing (function-free, tf_formats.md §5.6–5.7; keras_formats.md §4)::
 
     dir/saved_model.pb         SavedObjectGraph in tf_keras layout, no functions or signatures
     dir/keras_metadata.pb      one node per Layer: Keras 2 config + build shape (json_utils)
+    dir/fingerprint.pb         checkpoint_hash (FarmHash Fingerprint64 of variables.index) + uuid
     dir/variables/variables.{index,data-00000-of-00001}
                                the variables, keyed by the object graph's BFS paths, with a
                                _CHECKPOINTABLE_OBJECT_GRAPH that mirrors it node for node
@@ -27,6 +28,7 @@ import json
 import os
 import shutil
 import tempfile
+import uuid
 from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import numpy as np
@@ -754,6 +756,10 @@ def save_saved_model(model: Any, filepath: Any, overwrite: bool = True,
         tensors = {keys[node]: var.numpy() for node, var in variables.items()}
         save_checkpoint(os.path.join(tmp, "variables", "variables"), tensors,
                         object_graph=graph, fsync=fsync)
+        with open(os.path.join(tmp, "variables", "variables.index"), "rb") as f:
+            index = f.read()
+        _write_file(os.path.join(tmp, "fingerprint.pb"),
+                    _core.encode_fingerprint(index, str(uuid.uuid4().int)), fsync)
         _replace(tmp, target)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -619,11 +619,12 @@ def test_tfk_keras_h5_format() -> None:
         assert store.format == "legacy_h5_model"
 
 
-@pytest.mark.xfail(raises=(ValueError, NotImplementedError, keras.UnsupportedFormatError),
-                   strict=False,
-                   reason="SavedModel writing (issue 5) is not in kerasave yet; notes/interop.md")
 def test_tfk_savedmodel_format() -> None:
-    """TFK "SavedModel format": model.save("my_model") writes a SavedModel directory."""
+    """TFK "SavedModel format": model.save("my_model") writes a SavedModel directory.
+
+    The section's second half (a subclassed CustomModel reloaded *without* its class, from the
+    traced functions) is not ported: kerasave writes no traced functions and runs no graphs.
+    """
     model = _tfk_get_model()
     test_input = np.random.random((128, 32))
     # Calling `save('my_model')` creates a SavedModel folder `my_model`.

@@ -461,3 +461,13 @@ def test_fingerprint64_matches_tf_written_checkpoint_hash(case):
     with keras.open(path) as store:
         want = store.saved_model["fingerprint"]["checkpoint_hash"]
     assert _core.fingerprint64((path / "variables" / "variables.index").read_bytes()) == want
+
+
+def test_cli_verify_and_inspect_kerasave_saved_model(tmp_path, capsys):
+    from kerasave.cli import main
+
+    _func().save(tmp_path / "m", save_format="tf")
+    assert main(["verify", str(tmp_path / "m")]) == 0
+    assert main(["inspect", str(tmp_path / "m")]) == 0
+    out = capsys.readouterr().out
+    assert "saved_model" in out and "layer_with_weights-2/alpha" in out

@@ -47,4 +47,34 @@ for data in pathlib.Path(sys.argv[1]).rglob("*.data-00000-of-00001"):
             break
 PY
 printf '\x0a\x00' > corpus/object_graph/one_empty_node
-for t in sstable bundle slice_key object_graph; do echo "$t: $(ls corpus/$t | wc -l) seeds"; done
+# saved_model: every small saved_model.pb (good and bad fixtures), and some with their
+# keras_metadata.pb / bundle object graph after the "#REST#" separator the target splits on.
+mkdir -p corpus/saved_model
+find "$data/saved_model" "$data/bad_saved_model" -name saved_model.pb -size -70k | while read -r f; do
+  cp "$f" "corpus/saved_model/$(echo "${f#$data/}" | tr / _)"
+done
+for c in tfk_seq_notraces tfk_legacy_opt; do
+  m="$data/saved_model/$c/model"
+  { cat "$m/saved_model.pb"; printf '#REST#'; cat "$m/keras_metadata.pb"; } > "corpus/saved_model/with_md_$c"
+done
+python3 - "$data/saved_model" corpus/saved_model <<'PY'
+import sys, pathlib
+out = pathlib.Path(sys.argv[2])
+# The bundle's object graph ends the data file (see the object_graph step above).
+for model in sorted(pathlib.Path(sys.argv[1]).glob("*/model")):
+    b = (model / "variables" / "variables.data-00000-of-00001").read_bytes()
+    pb = (model / "saved_model.pb").read_bytes()
+    if len(pb) > 70_000:
+        continue
+    for start in range(len(b)):
+        n, shift, i = 0, 0, start
+        while i < len(b) and b[i] & 0x80 and shift < 28:
+            n |= (b[i] & 0x7F) << shift; shift += 7; i += 1
+        if i >= len(b):
+            break
+        n |= b[i] << shift
+        if n > 8 and i + 1 + 4 + n == len(b) and b[i + 5:i + 6] == b"\x0a":
+            (out / f"with_graph_{model.parent.name}").write_bytes(pb + b"#REST#" + b[i + 5:])
+            break
+PY
+for t in sstable bundle slice_key object_graph saved_model; do echo "$t: $(ls corpus/$t | wc -l) seeds"; done

@@ -471,3 +471,13 @@ def test_cli_verify_and_inspect_kerasave_saved_model(tmp_path, capsys):
     assert main(["inspect", str(tmp_path / "m")]) == 0
     out = capsys.readouterr().out
     assert "saved_model" in out and "layer_with_weights-2/alpha" in out
+
+
+def test_keras3_graph_operations_are_refused(tmp_path):
+    """A Keras 3 model with keras.ops nodes (k3_more.keras) has no Keras 2 form: refused
+    before anything is written."""
+    model = keras.models.load_model(Path(__file__).parent / "data" / "keras_zoo" /
+                                    "k3_more.keras")
+    with pytest.raises(UnsupportedFormatError, match="graph operation"):
+        model.save(tmp_path / "m", save_format="tf")
+    assert os.listdir(tmp_path) == []

@@ -331,6 +331,14 @@ def _model_config2(class_name: str, config: Dict[str, Any]) -> Dict[str, Any]:
                          for rec in config["layers"] if rec.get("class_name") == "Sequential"}
     layers = []
     for rec in config["layers"]:
+        module = str(rec.get("module") or "")
+        if module.startswith("keras.src.ops"):
+            from kerasave.errors import UnsupportedFormatError
+
+            raise UnsupportedFormatError(
+                f"model {config.get('name')!r}: node {rec.get('name')!r} is a Keras 3 graph "
+                f"operation ({module}.{rec.get('class_name')}), which Keras 2 configs (and so "
+                f"tf_keras SavedModels) cannot express; save the model as .keras instead")
         out = _layer2(rec)
         if "inbound_nodes" in rec:
             out["name"] = rec.get("name", out["config"].get("name"))

@@ -469,7 +469,7 @@ pub fn read_member<'a>(bytes: &'a [u8], member: &Member, verify: bool) -> Result
     match member.method {
         Method::Stored => {
             if verify {
-                check_crc(crc32fast::hash(data), member).map_err(key)?;
+                check_crc(crc32_of(data), member).map_err(key)?;
             }
             Ok(Cow::Borrowed(data))
         }
@@ -495,12 +495,36 @@ pub fn read_member<'a>(bytes: &'a [u8], member: &Member, verify: bool) -> Result
     }
 }
 
+/// CRC-32 of a STORED member's bytes. Large members are hashed in parallel chunks and the CRCs
+/// combined: in a fresh memory map most of the cost is faulting the pages in (measured on a
+/// 1 GiB `.keras`: 250 ms for the first pass, 85 ms for a second), and that spreads over cores.
+fn crc32_of(data: &[u8]) -> u32 {
+    use rayon::prelude::*;
+    const CHUNK: usize = 16 << 20;
+    if data.len() < 4 * CHUNK {
+        return crc32fast::hash(data);
+    }
+    let parts: Vec<crc32fast::Hasher> = data
+        .par_chunks(CHUNK)
+        .map(|chunk| {
+            let mut h = crc32fast::Hasher::new();
+            h.update(chunk);
+            h
+        })
+        .collect();
+    let mut total = crc32fast::Hasher::new();
+    for part in &parts {
+        total.combine(part);
+    }
+    total.finalize()
+}
+
 /// Checks a member's CRC-32 without keeping its bytes.
 pub fn verify_member(bytes: &[u8], member: &Member) -> Result<()> {
     let key = |e: Error| e.for_key(member.name.as_bytes());
     let data = member_data(bytes, member).map_err(key)?;
     let crc = match member.method {
-        Method::Stored => crc32fast::hash(data),
+        Method::Stored => crc32_of(data),
         Method::Deflated => {
             let mut crc = crc32fast::Hasher::new();
             inflate(data, member.size, |chunk| crc.update(chunk)).map_err(key)?;
@@ -580,6 +604,21 @@ fn inflate(input: &[u8], declared: u64, mut emit: impl FnMut(&[u8])) -> Result<(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn parallel_crc_equals_serial() {
+        // 64 MiB + a ragged tail: 5 chunks, the last one short.
+        let mut data = vec![0u8; (64 << 20) + 12_345];
+        let mut x = 0x2545_f491_4f6c_dd1du64;
+        for b in data.iter_mut() {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            *b = x as u8;
+        }
+        assert_eq!(crc32_of(&data), crc32fast::hash(&data));
+        assert_eq!(crc32_of(&data[..1000]), crc32fast::hash(&data[..1000]));
+    }
     use flate2::write::DeflateEncoder;
     use std::io::Write;
 

@@ -15,6 +15,7 @@ saves it as
   tf_keras ``load_weights``
 * ``ckpt``                 ``model.save_weights`` (TF checkpoint, tf_keras keys) -> tf_keras
   ``load_weights``; Keras 3 refuses TF checkpoints even from tf_keras (keras_formats.md §7)
+* a SavedModel directory   ``model.save(dir)``     -> tf_keras ``load_model``
 
 and the loaded model's predictions must match kerasave's ``predict`` (1e-5 for float32; float16
 compute is compared at float16 resolution) and its weights must be bit-exact. The matrix of
@@ -356,6 +357,19 @@ def test_tf_keras_load_model_legacy_h5(saved: Dict[str, SimpleNamespace],
     for path in (saved[name].paths.h5, keras_saved[name].paths.h5):
         with pytest.raises((TypeError, ValueError), match="batch_shape"):
             tf_keras.models.load_model(path)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_tf_keras_load_model_saved_model(saved: Dict[str, SimpleNamespace], name: str,
+                                         tmp_path: Any) -> None:
+    """A kerasave SavedModel directory (``model.save(dir)``) rebuilds in tf_keras from its
+    Keras 2 metadata. (Keras 3 cannot load SavedModels, keras_formats.md §7.)"""
+    case = saved[name]
+    path = str(tmp_path / "sm")
+    case.model.save(path)
+    loaded = tf_keras.models.load_model(path)
+    assert_weights_exact(loaded, case, ordered=False)
+    assert_predicts_same(name, loaded, case)
 
 
 # -- the reverse: kerasave loads the same models saved by Keras 3 ------------------------------

@@ -481,3 +481,14 @@ def test_keras3_graph_operations_are_refused(tmp_path):
     with pytest.raises(UnsupportedFormatError, match="graph operation"):
         model.save(tmp_path / "m", save_format="tf")
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize("activation", ["celu", "hard_sigmoid", "sparsemax"])
+def test_activations_without_tf_keras_equivalent_are_refused(tmp_path, activation):
+    """Keras 3-only activation names (and hard_sigmoid, which tf_keras defines differently)
+    would not load, or load as another function, in tf_keras."""
+    inp = keras.Input((3,))
+    model = keras.Model(inp, keras.layers.Dense(2, activation=activation, name="d")(inp))
+    with pytest.raises(UnsupportedFormatError, match=f"'d'.*{activation}"):
+        model.save(tmp_path / "m", save_format="tf")
+    assert os.listdir(tmp_path) == []

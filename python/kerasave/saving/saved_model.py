@@ -189,6 +189,26 @@ _INITIALIZER_K3_ONLY = {"input_axes": None, "output_axes": None}
 _OPTIMIZER_K3_ONLY = {"loss_scale_factor", "gradient_accumulation_steps"}
 
 
+#: Activation names tf_keras 2.21 resolves to the same function as Keras 3 (checked on
+#: [-5, 5]). Keras 3's hard_sigmoid is relu6(x + 3) / 6, tf_keras's clip(0.2 x + 0.5): same
+#: name, different function, so it is not here.
+_TFK_ACTIVATIONS = {"elu", "exponential", "gelu", "leaky_relu", "linear", "log_softmax", "mish",
+                    "relu", "relu6", "selu", "sigmoid", "silu", "softmax", "softplus",
+                    "softsign", "tanh", "swish"}
+
+
+def _check_activations(name: Any, config: Dict[str, Any]) -> None:
+    from kerasave.errors import UnsupportedFormatError
+
+    for key in ("activation", "recurrent_activation"):
+        value = config.get(key)
+        if isinstance(value, str) and value not in _TFK_ACTIVATIONS:
+            raise UnsupportedFormatError(
+                f"layer {name!r}: {key} {value!r} has no tf_keras equivalent under that name "
+                f"(tf_keras would fail to load it, or compute something else); save the model "
+                f"as .keras instead")
+
+
 def _k2_class_name(record: Dict[str, Any]) -> str:
     """Keras 2 names custom classes by their registered name (``Pkg>Name``); Keras 3 marks
     them with a ``registered_name`` and a module that is None or outside ``keras``."""
@@ -300,6 +320,7 @@ def _layer2(record: Dict[str, Any]) -> Dict[str, Any]:
             config = _model_config2(record["class_name"], config)
         else:
             sub = ("layer", "forward_layer", "backward_layer", "cell")
+            _check_activations(config.get("name"), config)
             config = {k: _object2(v) if k not in sub else v for k, v in config.items()}
             for key, default in _K3_ONLY_DEFAULTS.get(record["class_name"], {}).items():
                 if key in config and config[key] == default:

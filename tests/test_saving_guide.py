@@ -448,7 +448,7 @@ def test_k3_transfer_learning_weights_file() -> None:
         model.summary()
 
         assert [layer.name for layer in model.layers] == ["dense_1", "dense_2", "dense_3"]
-        assert model.predict(np.zeros((1, 784), "float32")).shape == (1, 5)
+        assert model.output_shape == (None, 5)
         for a, b in zip(model.get_weights()[:4], functional_model.get_weights()[:4]):
             np.testing.assert_array_equal(a, b)
         x = np.random.random((2, 784)).astype("float32")

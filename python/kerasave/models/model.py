@@ -406,6 +406,18 @@ class Functional(Model):
         return list(self._flat_outputs)
 
     @property
+    def input_shape(self) -> Any:
+        """Shape of the input (a list of shapes for several inputs), as Keras 3."""
+        shapes = [tuple(t.shape) for t in self._flat_inputs]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    @property
+    def output_shape(self) -> Any:
+        """Shape of the output (a list of shapes for several outputs), as Keras 3."""
+        shapes = [tuple(t.shape) for t in self._flat_outputs]
+        return shapes[0] if len(shapes) == 1 else shapes
+
+    @property
     def input_names(self) -> List[str]:
         """Names of the input layers."""
         return [t._keras_history[0].name for t in self._flat_inputs]
@@ -754,6 +766,15 @@ class Sequential(Model):
         """The output tensor (list of one), once built."""
         out = getattr(self, "_output_tensor", None)
         return [out] if out is not None else []
+
+    @property
+    def output_shape(self) -> Any:
+        """The output shape, once built (Keras 3 raises AttributeError before)."""
+        outputs = self.outputs
+        if not outputs:
+            raise AttributeError(f"Sequential model '{self.name}' has no defined output shape "
+                                 "yet.")
+        return tuple(outputs[0].shape)
 
     def get_config(self) -> Dict[str, Any]:
         """Keras 3 Sequential config (the InputLayer first in ``layers``)."""

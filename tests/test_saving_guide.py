@@ -157,7 +157,7 @@ def test_k3_registering_custom_objects() -> None:
     assert activation["config"] == "my_package>custom_fn"
     np.testing.assert_allclose(model.predict(test_input),
                                custom_fn(test_input * 0.5 @ model.get_weights()[0]
-                                         + model.get_weights()[1]), rtol=1e-6)
+                                         + model.get_weights()[1]), rtol=1e-5, atol=1e-7)
 
 
 def test_k3_passing_custom_objects_to_load_model() -> None:

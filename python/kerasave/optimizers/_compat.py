@@ -118,11 +118,38 @@ def _check_and_assign(pairs: Sequence[Tuple[Any, Any]], where: str) -> bool:
     return True
 
 
+def _nadam_u_product(optimizer: Any) -> None:
+    """Keras 3's Nadam keeps ``u_product`` = prod over steps s of
+    ``beta_1 * (1 - 0.5 * 0.96**s)`` in a variable tf_keras does not save (its new Nadam keeps
+    it untracked, its legacy one keeps a differently scheduled ``momentum_cache``): recompute it
+    from ``iterations`` in float32, in Keras's operation order (the last bit may differ from a
+    TensorFlow run)."""
+    u_var = getattr(optimizer, "_u_product", None)
+    if u_var is None:
+        return
+    dt = u_var.numpy().dtype
+    u = np.asarray(1.0, dt)
+    beta_1 = np.asarray(optimizer.beta_1, dt)
+    for step in range(1, int(optimizer.iterations) + 1):
+        u = (u * beta_1) * (np.asarray(1.0, dt) - np.asarray(0.5, dt)
+                            * np.power(np.asarray(0.96, dt), np.asarray(step, dt)))
+    u_var.assign(u)
+
+
+def _without_untracked(optimizer: Any, targets: List[Any]) -> List[Any]:
+    u_var = getattr(optimizer, "_u_product", None)
+    return [t for t in targets if t is not u_var]
+
+
 def assign_tf_keras_new(optimizer: Any, iteration: Any, learning_rate: Any,
                         slots: Sequence[Any], where: str) -> bool:
     """Restores from the tf_keras (new optimizer) layout: iteration, optional learning rate,
     then the slots in Keras 3 order (tf_keras's ``_variables[1:]``)."""
     targets = _slots_in_order(optimizer)
+    recompute = False
+    if len(targets) == len(slots) + 1 and len(_without_untracked(optimizer, targets)) == \
+            len(slots):
+        targets, recompute = _without_untracked(optimizer, targets), True
     if len(targets) != len(slots):
         _warn_fresh(where, f"the optimizer has {len(targets)} slot variables, the file "
                            f"{len(slots)}")
@@ -133,7 +160,10 @@ def assign_tf_keras_new(optimizer: Any, iteration: Any, learning_rate: Any,
     lr = _lr_variable(optimizer)
     if learning_rate is not None and lr is not None:
         pairs.insert(1 if iteration is not None else 0, (lr, learning_rate))
-    return _check_and_assign(pairs, where)
+    ok = _check_and_assign(pairs, where)
+    if ok and recompute:
+        _nadam_u_product(optimizer)
+    return ok
 
 
 def assign_legacy_slots(optimizer: Any, iteration: Any, learning_rate: Any,
@@ -155,7 +185,10 @@ def assign_legacy_slots(optimizer: Any, iteration: Any, learning_rate: Any,
     lr = _lr_variable(optimizer)
     if learning_rate is not None and lr is not None:
         pairs.append((lr, learning_rate))
-    return _check_and_assign(pairs, where)
+    ok = _check_and_assign(pairs, where)
+    if ok:
+        _nadam_u_product(optimizer)
+    return ok
 
 
 def _natural_key(name: str) -> Any:

@@ -19,6 +19,7 @@ from kerasave.saving.api import tf_checkpoint_keys
 DATA = Path(__file__).resolve().parent / "data"
 KERAS = DATA / "keras"
 TF = DATA / "tf"
+SAVED = DATA / "saved_model"
 SAMPLE = Path(cli.SAMPLE_DIR)
 
 
@@ -261,3 +262,36 @@ def test_lambda_config_needs_unsafe(capsys, tmp_path):
                        "--config", path)
     assert code == 2 and "Traceback" not in err
     assert "unsafe" in err.lower() or "lambda" in err.lower()
+
+
+@pytest.mark.parametrize("case", ["tfk_seq", "tfk_legacy_opt"])
+def test_tf_keras_saved_model_to_keras(capsys, tmp_path, case):
+    """A tf_keras SavedModel migrates like a legacy .h5: config from keras_metadata.pb (Keras 2
+    encodings undone, Keras 3 fixes applied), weights from its variables/ checkpoint."""
+    src = SAVED / case / "model"
+    if not (src / "saved_model.pb").is_file():
+        pytest.skip("SavedModel fixtures not committed")
+    dst = tmp_path / "m.keras"
+    code, out, err = run(capsys, "convert", src, dst)
+    assert code == 0, err
+    assert "from saved_model via config + variables/ checkpoint" in out
+    expected = json.loads((SAVED / case / "expected.json").read_text())
+    model = ks.models.load_model(dst)
+    pred = expected["predict"]
+    np.testing.assert_allclose(model.predict(np.asarray(pred["x"], np.float32)),
+                               np.asarray(pred["y"]), atol=1e-5)
+
+
+def test_weights_missing_from_the_source_are_an_error(capsys, tmp_path):
+    """load_weights leaves variables a checkpoint lacks as they are (tf_keras partial restore);
+    a conversion refuses instead of writing zeros."""
+    config = json.loads((TF / "tfkeras_adam" / "expected.json").read_text())["model_json"]
+    config["config"]["layers"].append({"class_name": "Dense", "module": "keras.layers",
+                                       "registered_name": None,
+                                       "config": {"name": "extra", "units": 2}})
+    path = tmp_path / "extra.json"
+    path.write_text(json.dumps(config))
+    code, _, err = run(capsys, "convert", TF / "tfkeras_adam" / "ckpt", tmp_path / "m.keras",
+                       "--config", path)
+    assert code == 2 and "does not hold every weight" in err and "extra/kernel" in err
+    assert not (tmp_path / "m.keras").exists()

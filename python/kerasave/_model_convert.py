@@ -140,7 +140,13 @@ def load_config(path: str) -> Dict[str, Any]:
         import kerasave
 
         with kerasave.open(path, verify=False) as store:
-            config = store.config
+            if store.format == "saved_model":
+                # keras_metadata.pb's config, with its tf_keras encodings (__tuple__) undone.
+                from kerasave.saving.saved_model import model_config_of
+
+                config = model_config_of(store)
+            else:
+                config = store.config
     if not isinstance(config, dict) or "class_name" not in config:
         raise ModelConvertError(f"{path}: holds no model config (a model.to_json() file, a "
                                 ".keras or a legacy .h5 model gives one)")
@@ -188,19 +194,37 @@ def _load(src: str, config_path: Optional[str], safe_mode: bool, enabled: Option
             raise ModelConvertError(
                 f"{src} ({source_format}) holds weights but no architecture; give one with "
                 "--config (a model.to_json() file, a config.json, or a .keras/.h5 model)")
-        if source_format != "legacy_h5_model":
+        if source_format not in ("legacy_h5_model", "saved_model"):
             model = run_with_spinner(lambda: load_model(src, safe_mode=safe_mode),
                                      f"loading {src}", enabled=enabled)
             return model, source_format, "load_model"
         # A legacy .h5 is read as Keras 3 reads one: its config migrated layer by layer, the
         # weights by position. Its training config (Keras 2 metric/optimizer objects Keras 3
         # cannot deserialize from a .keras compile_config) is left behind: kerasave does not train.
+        # A tf_keras SavedModel likewise: its Keras 2 config migrated, the weights from its
+        # variables/ bundle (a TF checkpoint with tf_keras keys).
         config_path = src
+    if source_format == "saved_model":
+        weights_src = str(Path(src) / "variables" / "variables")
+    else:
+        weights_src = src
     config = migrate_keras2_config(load_config(config_path))
     model = _build(config, safe_mode)
-    run_with_spinner(lambda: model.load_weights(src), f"loading weights from {src}",
-                     enabled=enabled)
-    how = "config + load_weights" if config_path != src else "config + weights by position"
+    import warnings
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        run_with_spinner(lambda: model.load_weights(weights_src), f"loading weights from {src}",
+                         enabled=enabled)
+    # load_weights leaves weights a checkpoint lacks as they are (tf_keras's partial restore),
+    # with a warning; a conversion must not write a model with made-up (zero) weights.
+    missing = [str(w.message) for w in caught if issubclass(w.category, UserWarning)]
+    if missing:
+        raise ModelConvertError(f"{src} does not hold every weight of the model: "
+                                + "; ".join(missing[:3]))
+    how = "config + load_weights" if config_path != src else \
+        "config + weights by position" if source_format == "legacy_h5_model" else \
+        "config + variables/ checkpoint"
     return model, source_format, how
 
 

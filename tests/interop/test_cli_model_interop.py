@@ -121,3 +121,16 @@ def test_demo_outputs_load_in_keras3(k3, tmp_path):
         model.load_weights(tmp_path / name)
         np.testing.assert_allclose(model.predict(x, verbose=0), y, atol=1e-5, err_msg=name)
     k3.saving.load_model(tmp_path / "migrated.keras")  # the Keras 2 checkpoint, migrated
+
+
+@pytest.mark.parametrize("case", ["tfk_seq", "tfk_legacy_opt"])
+def test_tf_keras_saved_model_migrated_to_keras_loads_in_keras3(k3, tmp_path, case):
+    """Keras 3 cannot load a tf_keras SavedModel as a model (only as an inference layer); the
+    converted .keras it loads, predicting what tf_keras recorded."""
+    src = DATA / "saved_model" / case / "model"
+    dst = tmp_path / "m.keras"
+    convert("convert", src, dst)
+    pred = json.loads((DATA / "saved_model" / case / "expected.json").read_text())["predict"]
+    x = np.asarray(pred["x"], np.float32)
+    y = assert_same_model(k3, dst, x)
+    np.testing.assert_allclose(y, np.asarray(pred["y"]), atol=1e-5)

@@ -489,7 +489,7 @@ def _tensor_shape(shape: Any) -> Any:
     return {"class_name": "TensorShape", "items": list(shape)}
 
 
-def _identifier(obj: Any, is_root: bool) -> str:
+def _identifier(obj: Any) -> str:
     from kerasave.layers.base import InputLayer
     from kerasave.models.model import Model, Sequential
 
@@ -687,7 +687,7 @@ def build_spec(model: Any) -> Tuple[Dict[str, Any], List[Tuple[int, str, str, st
             nodes.append({"kind": "user_object", "identifier": obj.identifier,
                           "version": obj.version, "children": children})
             continue
-        identifier = _identifier(obj, node_id == 0)
+        identifier = _identifier(obj)
         nodes.append({"kind": "user_object", "identifier": identifier, "children": children})
         if not isinstance(obj, Layer):
             continue

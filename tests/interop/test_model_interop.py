@@ -17,8 +17,9 @@ saves it as
   ``load_weights``; Keras 3 refuses TF checkpoints even from tf_keras (keras_formats.md §7)
 * a SavedModel directory   ``model.save(dir)``     -> tf_keras ``load_model``
 
-and the loaded model's predictions must match kerasave's ``predict`` (1e-5 for float32; float16
-compute is compared at float16 resolution) and its weights must be bit-exact. The matrix of
+and the loaded model's predictions must match kerasave's ``predict`` (1e-5; tf_keras's float16
+compute at float16 resolution, see :func:`assert_predicts_same`) and its weights must be
+bit-exact. The matrix of
 results is in notes/interop.md.
 """
 
@@ -222,18 +223,18 @@ def _as_list(y: Any) -> list:
     return [np.asarray(y)]
 
 
-def assert_predicts_same(name: str, loaded: Any, case: SimpleNamespace) -> None:
+def assert_predicts_same(name: str, loaded: Any, case: SimpleNamespace,
+                         tf_keras_f16: bool = False) -> None:
+    """1e-5 (float32). kerasave's float16 layers round as Keras 3's do (the mixed model matches
+    Keras 3 exactly); tf_keras's mixed-precision LayerNormalization rounds differently (max
+    difference seen 9.5e-4, i.e. one float16 ulp at 1), so there the float16 bound applies."""
     got = _as_list(loaded.predict(case.x, verbose=0))
     want = _as_list(case.y)
     assert len(got) == len(want)
+    tol = 2e-3 if (name == "mixed" and tf_keras_f16) else 1e-5
     for g, w in zip(got, want):
         assert g.shape == w.shape
-        if name == "mixed":
-            # float16 compute: the two implementations round differently at 2^-11 relative.
-            np.testing.assert_allclose(g.astype(np.float32), w.astype(np.float32),
-                                       rtol=2e-2, atol=2e-2)
-        else:
-            np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(g.astype(np.float32), w.astype(np.float32), rtol=tol, atol=tol)
 
 
 def _key(w: Any) -> tuple:
@@ -312,7 +313,7 @@ def test_tf_keras_load_weights_tf_checkpoint(saved: Dict[str, SimpleNamespace],
     status = model.load_weights(case.paths.ckpt)
     status.assert_existing_objects_matched()
     assert_weights_exact(model, case, ordered=False)
-    assert_predicts_same(name, model, case)
+    assert_predicts_same(name, model, case, tf_keras_f16=True)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -322,7 +323,7 @@ def test_tf_keras_load_weights_legacy_h5(saved: Dict[str, SimpleNamespace], name
         model = BUILDERS[name](tf_keras)
         model.load_weights(path)
         assert_weights_exact(model, case, ordered=False)
-        assert_predicts_same(name, model, case)
+        assert_predicts_same(name, model, case, tf_keras_f16=True)
 
 
 #: tf_keras's ``load_weights`` of a Keras 3 ``.weights.h5`` walks tf_keras's own object tree;
@@ -343,7 +344,7 @@ def test_tf_keras_load_weights_weights_h5(saved: Dict[str, SimpleNamespace],
     model = BUILDERS[name](tf_keras)
     model.load_weights(case.paths.weights_h5)
     assert_weights_exact(model, case, ordered=False)
-    assert_predicts_same(name, model, case)
+    assert_predicts_same(name, model, case, tf_keras_f16=True)
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -369,7 +370,7 @@ def test_tf_keras_load_model_saved_model(saved: Dict[str, SimpleNamespace], name
     case.model.save(path)
     loaded = tf_keras.models.load_model(path)
     assert_weights_exact(loaded, case, ordered=False)
-    assert_predicts_same(name, loaded, case)
+    assert_predicts_same(name, loaded, case, tf_keras_f16=True)
 
 
 # -- the reverse: kerasave loads the same models saved by Keras 3 ------------------------------

@@ -381,3 +381,96 @@ def test_depthwise_separable_and_transpose_convs() -> None:
     assert back.shape == xc.shape
     np.testing.assert_allclose(np.sum(yc * g), np.sum(xc * back), rtol=1e-4)
     assert L.Conv2DTranspose(4, 3, strides=2, padding="same")(x).shape == (2, 14, 12, 4)
+
+
+# -- issue 4: behaviours the layer zoo (tests/data/keras_zoo) pinned down -----------------------
+
+
+def test_sparse_sigmoid_and_keras_sparsemax() -> None:
+    x = np.array([[-2.0, -1.0, -0.5, 0.5, 1.0, 3.0]], np.float32)
+    np.testing.assert_array_equal(keras.activations.get("sparse_sigmoid")(x),
+                                  [[0.0, 0.0, 0.25, 0.75, 1.0, 1.0]])
+    # Keras's tau is (sum of the cumulative sums inside the support - 1) / k: for [1, 0.8, -1]
+    # the support is {1, 0.8}, cumsums 1 and 1.8, tau = (2.8 - 1) / 2 = 0.9.
+    y = keras.activations.get("sparsemax")(np.array([[1.0, 0.8, -1.0]], np.float32))
+    np.testing.assert_allclose(y, [[0.1, 0.0, 0.0]], atol=1e-7)
+
+
+def test_hard_sigmoid_follows_the_writing_keras_version() -> None:
+    from kerasave.activations import keras_version_scope
+
+    x = np.array([-3.0, -1.0, 0.0, 1.0, 3.0], np.float32)
+    np.testing.assert_allclose(keras.activations.get("hard_sigmoid")(x),
+                               [0.0, 1 / 3, 0.5, 2 / 3, 1.0], rtol=1e-6)
+    with keras_version_scope("2.21.0"):
+        layer = L.Dense.from_config({"units": 1, "activation": "hard_sigmoid"})
+        np.testing.assert_allclose(layer.activation(x), [0.0, 0.3, 0.5, 0.7, 1.0], rtol=1e-6)
+        assert layer.get_config()["activation"] == "hard_sigmoid"
+    with keras_version_scope("3.15.1"):
+        layer = L.Dense.from_config({"units": 1, "activation": "hard_sigmoid"})
+        np.testing.assert_allclose(layer.activation(x)[1], 1 / 3, rtol=1e-6)
+
+
+def test_upsampling_bilinear_half_pixel() -> None:
+    x = np.array([0.0, 4.0], np.float32).reshape(1, 1, 2, 1)
+    y = L.UpSampling2D((1, 2), interpolation="bilinear")(x)
+    # Half-pixel centers: source positions -0.25, 0.25, 0.75, 1.25 (clamped at the edges).
+    np.testing.assert_allclose(y.reshape(-1), [0.0, 1.0, 3.0, 4.0])
+    with pytest.raises(NotImplementedError, match="bicubic"):
+        L.UpSampling2D(2, interpolation="bicubic")(x)
+
+
+@pytest.mark.parametrize("kernel,strides,padding,output_padding,dilation,want", [
+    (3, 2, "same", None, 1, 8),      # n * s
+    (3, 2, "same", 1, 1, 8),         # (n - 1) * s + k - 2 * (k // 2) + op
+    (3, 2, "valid", 1, 1, 10),       # (n - 1) * s + k + op
+    (2, 3, "valid", None, 1, 12),    # kernel < stride: n * s
+    (3, 1, "same", None, 2, 4),      # dilated
+    (3, 1, "valid", None, 2, 8),     # effective kernel 5
+])
+def test_conv2d_transpose_output_length(kernel, strides, padding, output_padding, dilation,
+                                        want) -> None:
+    layer = L.Conv2DTranspose(1, kernel, strides=strides, padding=padding,
+                              output_padding=output_padding, dilation_rate=dilation,
+                              use_bias=False)
+    x = RNG.standard_normal((1, 4, 4, 1)).astype(np.float32)
+    y = layer(x)
+    assert y.shape == (1, want, want, 1)
+    if padding == "valid" and output_padding is None and kernel >= strides:
+        # The definition: input pixel a adds tap i at a * stride + i * dilation.
+        k = layer.kernel.numpy()[:, :, 0, 0]
+        ref = np.zeros((want, want), np.float32)
+        for a in range(4):
+            for b in range(4):
+                for i in range(kernel):
+                    for j in range(kernel):
+                        ref[a * strides + i * dilation, b * strides + j * dilation] += \
+                            x[0, a, b, 0] * k[i, j]
+        np.testing.assert_allclose(y[0, :, :, 0], ref, rtol=1e-5, atol=1e-6)
+
+
+def test_layer_normalization_rms_scaling_is_keras_variance() -> None:
+    x = np.array([[1.0, 2.0, 3.0, 6.0]], np.float32)
+    layer = L.LayerNormalization(rms_scaling=True, epsilon=0.0)
+    y = layer(x)
+    np.testing.assert_allclose(y, x / np.sqrt(np.var(x)), rtol=1e-6)
+
+
+def test_multi_head_attention_masks_and_axes() -> None:
+    clear_session()
+    tok = keras.Input((3,), dtype="int32")
+    e = L.Embedding(5, 4, mask_zero=True)(tok)
+    mha = L.MultiHeadAttention(1, 2)
+    out = L.GlobalAveragePooling1D()(mha(e, e))
+    model = keras.Model(tok, out)
+    ids = np.array([[1, 2, 0]], np.int32)
+    # The padded step is neither attended to (value mask) nor averaged (query mask passes on).
+    emb = model.layers[1](ids)
+    direct = mha(emb[:, :2], emb[:, :2]).mean(axis=1)
+    np.testing.assert_allclose(model.predict(ids), direct, rtol=1e-5, atol=1e-6)
+    # attention_axes over two index dimensions: scores (batch, heads, 2, 3, 2, 3).
+    x = RNG.standard_normal((1, 2, 3, 4)).astype(np.float32)
+    mha2 = L.MultiHeadAttention(2, 3, attention_axes=(1, 2))
+    y, scores = mha2(x, x, return_attention_scores=True)
+    assert y.shape == x.shape and scores.shape == (1, 2, 2, 3, 2, 3)
+    np.testing.assert_allclose(scores.sum(axis=(-2, -1)), 1.0, rtol=1e-5)

@@ -62,8 +62,7 @@ def test_k3_saving_a_keras_archive() -> None:
         inputs = keras.Input(shape=(32,))
         outputs = keras.layers.Dense(1)(inputs)
         model = keras.Model(inputs, outputs)
-        # port: the guide passes keras.optimizers.Adam(); the string names the same optimizer.
-        model.compile(optimizer="adam", loss="mean_squared_error")
+        model.compile(optimizer=keras.optimizers.Adam(), loss="mean_squared_error")
         return model
 
     model = get_model()
@@ -82,6 +81,7 @@ def test_k3_saving_a_keras_archive() -> None:
     np.testing.assert_allclose(model.predict(test_input), reconstructed_model.predict(test_input))
     # Beyond the guide: the compile config survives, and the archive is what Keras writes.
     assert reconstructed_model.get_compile_config()["loss"] == "mean_squared_error"
+    assert type(reconstructed_model.optimizer).__name__ == "Adam"
     with keras.open("my_model.keras") as store:
         assert store.format == "keras_archive"
         # Keras 3.15.1 writes the compiled (unbuilt) optimizer's iteration and learning_rate.

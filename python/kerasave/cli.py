@@ -7,6 +7,9 @@
     kerasave convert SRC DST [--format F] [--max-shard-size BYTES]
                                      tensors from any readable artifact into a TF checkpoint,
                                      .weights.h5, sharded .weights.json, .safetensors or .npz
+    kerasave convert SRC DST.keras|DST.h5 [--config MODEL] [--model] [--unsafe]
+                                     a model: legacy .h5 / tf_keras SavedModel / checkpoint +
+                                     --config -> .keras (Keras 2 -> 3), .keras -> .h5, ...
     kerasave diff A B [--by-order]   tensors that differ, by key (or by position in the model's
                                      weight order); exit 0 = equal, 1 = different
     kerasave demo [--out DIR]        a tour on a bundled sample model written by Keras 3: load,

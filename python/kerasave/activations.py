@@ -286,6 +286,12 @@ def serialize(activation: Callable) -> Any:
         if fn is activation:
             return name
     if activation is hard_sigmoid_keras2:
+        if not _KERAS2.get():
+            import warnings
+
+            warnings.warn("a tf_keras 'hard_sigmoid' (clip(0.2 x + 0.5, 0, 1)) is written as "
+                          "'hard_sigmoid', which Keras 3 (and kerasave, reading a Keras 3 "
+                          "file) computes as relu6(x + 3) / 6", UserWarning, stacklevel=2)
         return "hard_sigmoid"
     for name, fn in _ALIASES.items():
         if fn is activation:

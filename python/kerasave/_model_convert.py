@@ -204,12 +204,21 @@ def _load(src: str, config_path: Optional[str], safe_mode: bool, enabled: Option
         # A tf_keras SavedModel likewise: its Keras 2 config migrated, the weights from its
         # variables/ bundle (a TF checkpoint with tf_keras keys).
         config_path = src
-    if source_format == "saved_model":
-        weights_src = str(Path(src) / "variables" / "variables")
-    else:
-        weights_src = src
     config = migrate_keras2_config(load_config(config_path))
     model = _build(config, safe_mode)
+    if source_format == "saved_model":
+        # Bundle keys of a tf_keras SavedModel are BFS paths over its whole object graph
+        # (layers list `variables` wrappers before `kernel`), not the keys save_weights derives:
+        # walk the stored graph in step with the model instead (kerasave.saving.saved_model).
+        from kerasave.saving.saved_model import assign_from_object_graph
+
+        def assign() -> None:
+            with kerasave.open(src, verify=True) as sm_store:
+                assign_from_object_graph(model, sm_store)
+
+        run_with_spinner(assign, f"loading weights from {src}", enabled=enabled)
+        return model, source_format, "config + variables/ checkpoint"
+    weights_src = src
     import warnings
 
     with warnings.catch_warnings(record=True) as caught:

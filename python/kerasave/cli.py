@@ -935,7 +935,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="convert through the model (load_model + save) even when DST is a "
                    "weights format; automatic for .keras, .h5 and SavedModel destinations")
     p.add_argument("--unsafe", action="store_true",
-                   help="turn safe mode off (allow Lambda bytecode); only for files you trust")
+                   help="safe_mode=False: allow what Keras's safe mode refuses (Lambda "
+                   "bytecode, ...); only for files you trust. Modules named by a config are "
+                   "never imported either way")
     p.set_defaults(func=cmd_convert)
 
     p = sub.add_parser("diff", help="tensors that differ between two artifacts, by key "

@@ -237,6 +237,17 @@ def _load(src: str, config_path: Optional[str], safe_mode: bool, enabled: Option
     return model, source_format, how
 
 
+def same_bits(a: Any, b: Any) -> bool:
+    """Same dtype, shape and bytes (NaNs compare by bits), without copying either array."""
+    x, y = np.asarray(a), np.asarray(b)
+    if x.dtype != y.dtype or x.shape != y.shape:
+        return False
+    if x.dtype == object:
+        return bool(np.array_equal(x, y))
+    return bool(np.array_equal(np.ascontiguousarray(x).reshape(-1).view(np.uint8),
+                               np.ascontiguousarray(y).reshape(-1).view(np.uint8)))
+
+
 def _weights_match(model: Any, again: Any) -> List[str]:
     """Names of weights whose values differ between two models (same architecture)."""
     bad = []
@@ -244,8 +255,7 @@ def _weights_match(model: Any, again: Any) -> List[str]:
     if len(a) != len(b):
         return [f"{len(a)} weights written, {len(b)} read back"]
     for wa, wb in zip(a, b):
-        x, y = np.asarray(wa.numpy()), np.asarray(wb.numpy())
-        if x.shape != y.shape or x.dtype != y.dtype or x.tobytes() != y.tobytes():
+        if not same_bits(wa.numpy(), wb.numpy()):
             bad.append(getattr(wa, "path", wa.name))
     return bad
 

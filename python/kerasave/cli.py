@@ -669,11 +669,9 @@ def _same_weights(a: Sequence[Any], b: Sequence[Any]) -> bool:
     """Same count, and every weight equal in dtype, shape and bits."""
     if len(a) != len(b):
         return False
-    for wa, wb in zip(a, b):
-        x, y = np.asarray(wa), np.asarray(wb)
-        if x.dtype != y.dtype or x.shape != y.shape or x.tobytes() != y.tobytes():
-            return False
-    return True
+    from kerasave._model_convert import same_bits
+
+    return all(same_bits(wa, wb) for wa, wb in zip(a, b))
 
 
 def _is_file_view(arr: Any) -> bool:

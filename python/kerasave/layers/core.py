@@ -482,6 +482,10 @@ class BatchNormalization(Layer):
                  renorm: bool = False, renorm_clipping: Any = None,
                  renorm_momentum: float = 0.99, **kwargs: Any) -> None:
         super().__init__(**kwargs)
+        # tf_keras writes the axis as a list ([3]); Keras 3 takes only an int (int(axis)), so a
+        # one-element list becomes the int and a .keras written from a tf_keras model loads.
+        if isinstance(axis, (list, tuple)) and len(axis) == 1:
+            axis = int(axis[0])
         self.axis = axis
         self.momentum, self.epsilon = momentum, epsilon
         self.center, self.scale = center, scale

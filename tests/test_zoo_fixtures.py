@@ -60,7 +60,7 @@ def _sha(a: Any) -> str:
 def _tolerance(case: str) -> float:
     """Absolute and relative tolerance on predict, tied to the lowest compute dtype in the model.
 
-    float32: 1e-5 (the issue's bar; measured worst case 1.5e-6, MHA over two axes).
+    float32: 1e-5 (the issue's bar; measured worst case 1.5e-6).
     float16 (``mixed_float16``/``float16`` layers): 11 significant bits, one ulp near 1 is ~1e-3.
     TF's float16 kernels and kerasave's (float32 accumulation, then rounded) can round an
     intermediate value one ulp apart, and later layers carry that on: 5e-3 (measured 7.7e-4).

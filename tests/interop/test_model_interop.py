@@ -479,3 +479,17 @@ def test_regularizers_and_constraints_match_keras3(family: str, name: str,
              "MinMaxNorm": "min_max_norm"}.get(name, name.lower())
     assert type(getattr(ks, family).get(snake)) is type(ours)
     assert type(getattr(keras, family).get(snake)) is type(theirs)
+
+
+def test_string_identifiers_in_layer_configs_match_keras3() -> None:
+    """``Dense(kernel_regularizer="l2", kernel_constraint="non_neg")``: Keras resolves the
+    strings at construction, so the config holds the records, not the strings."""
+    kwargs = dict(kernel_regularizer="l2", bias_regularizer="l1l2", kernel_constraint="non_neg",
+                  bias_constraint="max_norm")
+    ours = ks.layers.Dense(2, **kwargs).get_config()
+    theirs = keras.layers.Dense(2, **kwargs).get_config()
+    for key in kwargs:
+        assert ours[key] == theirs[key], key
+    ours = ks.layers.Conv2D(2, 3, kernel_regularizer="l1").get_config()
+    assert ours["kernel_regularizer"] == \
+        keras.layers.Conv2D(2, 3, kernel_regularizer="l1").get_config()["kernel_regularizer"]

@@ -403,6 +403,21 @@ _LEGACY_KWARGS = {"input_shape", "batch_input_shape", "batch_size", "input_dim",
                   "implementation", "time_major", "dynamic"}
 
 
+def _resolve_identifier(attr: str, value: str) -> Any:
+    """The record Keras's config holds for a regularizer/constraint string ("l2" ->
+    ``{"module": "keras.regularizers", "class_name": "L2", "config": {"l2": 0.01}, ...}``,
+    the same form a layer loaded from a file keeps), or the string if nothing matches."""
+    if attr.endswith("_regularizer"):
+        from kerasave import regularizers as module
+    else:
+        from kerasave import constraints as module  # type: ignore[no-redef]
+    try:
+        obj = module.get(value)
+    except ValueError:
+        return value
+    return module.serialize(obj)
+
+
 class Layer:
     """Base class of kerasave layers. Subclass it, create weights in ``build`` and compute with
     numpy in ``call``.
@@ -454,6 +469,10 @@ class Layer:
     # -- attribute tracking ---------------------------------------------------------------
 
     def __setattr__(self, name: str, value: Any) -> None:
+        if isinstance(value, str) and name.endswith(("_regularizer", "_constraint")):
+            # Keras resolves string identifiers at construction ("l2" -> L2(0.01)), so its
+            # config holds the object's record; unknown strings are kept as given.
+            value = _resolve_identifier(name, value)
         if self.__dict__.get("_tracking") and name not in Layer._TRACKING_OFF \
                 and not name.startswith("__"):
             leaves = flatten(value) if isinstance(value, (list, tuple, dict)) else [value]

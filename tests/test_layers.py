@@ -474,3 +474,15 @@ def test_multi_head_attention_masks_and_axes() -> None:
     y, scores = mha2(x, x, return_attention_scores=True)
     assert y.shape == x.shape and scores.shape == (1, 2, 2, 3, 2, 3)
     np.testing.assert_allclose(scores.sum(axis=(-2, -1)), 1.0, rtol=1e-5)
+
+
+def test_model_from_json_uses_the_recorded_keras_version() -> None:
+    from kerasave.activations import hard_sigmoid, hard_sigmoid_keras2
+
+    model = keras.Sequential([keras.Input((3,)), L.Dense(2, activation="hard_sigmoid")])
+    data = json.loads(model.to_json())
+    data["keras_version"] = "2.21.0"  # as tf_keras's to_json writes it
+    assert keras.models.model_from_json(json.dumps(data)).layers[-1].activation \
+        is hard_sigmoid_keras2
+    data.pop("keras_version")
+    assert keras.models.model_from_json(json.dumps(data)).layers[-1].activation is hard_sigmoid

@@ -871,7 +871,13 @@ def model_from_json(json_string: str, custom_objects: Optional[Dict[str, Any]] =
     Returns:
         The model (freshly initialised weights).
     """
-    return deserialize_keras_object(json.loads(json_string), custom_objects=custom_objects)
+    from kerasave.activations import keras_version_scope
+
+    data = json.loads(json_string)
+    # tf_keras's to_json records "keras_version": its "hard_sigmoid" is Keras 2's.
+    version = data.get("keras_version") if isinstance(data, dict) else None
+    with keras_version_scope(version):
+        return deserialize_keras_object(data, custom_objects=custom_objects)
 
 
 _registry.register_builtin("keras", "Model", Model, aliases=["keras.models.Model"])

@@ -474,10 +474,11 @@ def test_cli_verify_and_inspect_kerasave_saved_model(tmp_path, capsys):
 
 
 def test_keras3_graph_operations_are_refused(tmp_path):
-    """A Keras 3 model with keras.ops nodes (k3_more.keras) has no Keras 2 form: refused
-    before anything is written."""
+    """A Keras 3 model whose keras.ops nodes are not the automatic ``mask=`` plumbing
+    (k3_mha.keras: attention masks built from NotEqual/LogicalOr...) has no Keras 2 form:
+    refused before anything is written."""
     model = keras.models.load_model(Path(__file__).parent / "data" / "keras_zoo" /
-                                    "k3_more.keras")
+                                    "k3_mha.keras")
     with pytest.raises(UnsupportedFormatError, match="graph operation"):
         model.save(tmp_path / "m", save_format="tf")
     assert os.listdir(tmp_path) == []
@@ -491,4 +492,42 @@ def test_activations_without_tf_keras_equivalent_are_refused(tmp_path, activatio
     model = keras.Model(inp, keras.layers.Dense(2, activation=activation, name="d")(inp))
     with pytest.raises(UnsupportedFormatError, match=f"'d'.*{activation}"):
         model.save(tmp_path / "m", save_format="tf")
+    assert os.listdir(tmp_path) == []
+
+
+ZOO = Path(__file__).parent / "data" / "keras_zoo"
+
+
+def test_keras3_automatic_mask_ops_are_dropped(tmp_path):
+    """Keras 3 writes Embedding(mask_zero)'s mask as an explicit NotEqual node passed as
+    ``mask=``; tf_keras recomputes that mask implicitly, so the node is left out of the Keras 2
+    config and the reloaded model predicts the same."""
+    exp = json.loads((ZOO / "expected.json").read_text())["cases"]["k3_seq_f16"]
+    model = keras.models.load_model(ZOO / "k3_seq_f16.keras")
+    model.save(tmp_path / "m", save_format="tf")
+    with keras.open(tmp_path / "m") as store:
+        text = json.dumps(store.keras_metadata[0]["metadata"])
+    assert "NotEqual" not in text and "not_equal" not in text
+    back = keras.models.load_model(tmp_path / "m")
+    xs = [np.asarray(i["value"], dtype=i["dtype"]) for i in exp["inputs"]]
+    x = xs if len(xs) > 1 else xs[0]
+    np.testing.assert_array_equal(back.predict(x), model.predict(x))
+
+
+def test_hand_made_mask_ops_are_refused(tmp_path):
+    """A mask op that differs from the implicit one (x != 5 instead of Embedding's x != 0)
+    cannot be dropped, so the model is refused; so is a Keras 3-only option."""
+    model = keras.models.load_model(ZOO / "k3_seq_f16.keras")
+    record = keras.saving.serialize_keras_object(model)
+    for layer in record["config"]["layers"]:
+        if layer.get("class_name") == "NotEqual":
+            layer["inbound_nodes"][0]["args"][1] = 5
+    changed = keras.saving.deserialize_keras_object(record)
+    changed.set_weights(model.get_weights())
+    with pytest.raises(UnsupportedFormatError, match="graph operation"):
+        changed.save(tmp_path / "m", save_format="tf")
+    inp = keras.Input((4,))
+    rms = keras.Model(inp, keras.layers.LayerNormalization(rms_scaling=True, name="rms")(inp))
+    with pytest.raises(UnsupportedFormatError, match="rms_scaling"):
+        rms.save(tmp_path / "r", save_format="tf")
     assert os.listdir(tmp_path) == []

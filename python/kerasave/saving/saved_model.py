@@ -311,13 +311,13 @@ def _inbound2(nodes: Any, nested_sequential: set, class_name: str = "") -> Any:
     return out
 
 
-def _layer2(record: Dict[str, Any]) -> Dict[str, Any]:
+def _layer2(record: Dict[str, Any], drop: frozenset = frozenset()) -> Dict[str, Any]:
     """One Keras 3 layer record -> the tf_keras ``{"class_name", "config"}`` record."""
     class_name = _k2_class_name(record)
     config = record.get("config")
     if isinstance(config, dict):
         if isinstance(config.get("layers"), list):
-            config = _model_config2(record["class_name"], config)
+            config = _model_config2(record["class_name"], config, drop)
         else:
             sub = ("layer", "forward_layer", "backward_layer", "cell")
             _check_activations(config.get("name"), config)
@@ -325,6 +325,13 @@ def _layer2(record: Dict[str, Any]) -> Dict[str, Any]:
             for key, default in _K3_ONLY_DEFAULTS.get(record["class_name"], {}).items():
                 if key in config and config[key] == default:
                     del config[key]
+                elif key in config:
+                    from kerasave.errors import UnsupportedFormatError
+
+                    raise UnsupportedFormatError(
+                        f"layer {config.get('name')!r} ({record['class_name']}): {key}="
+                        f"{config[key]!r} is Keras 3 only; tf_keras has no such option. Save "
+                        f"the model as .keras instead")
             if record["class_name"] == "InputLayer" and "batch_shape" in config:
                 config["batch_input_shape"] = config.pop("batch_shape")
             if record["class_name"] == "MultiHeadAttention":
@@ -347,12 +354,15 @@ def _layer2(record: Dict[str, Any]) -> Dict[str, Any]:
     return {"class_name": class_name, "config": config}
 
 
-def _model_config2(class_name: str, config: Dict[str, Any]) -> Dict[str, Any]:
+def _model_config2(class_name: str, config: Dict[str, Any],
+                   drop: frozenset = frozenset()) -> Dict[str, Any]:
     nested_sequential = {rec.get("name") or rec.get("config", {}).get("name")
                          for rec in config["layers"] if rec.get("class_name") == "Sequential"}
     layers = []
     for rec in config["layers"]:
         module = str(rec.get("module") or "")
+        if module.startswith("keras.src.ops") and rec.get("name") in drop:
+            continue  # Keras 3's explicit mask plumbing; tf_keras recomputes it implicitly
         if module.startswith("keras.src.ops"):
             from kerasave.errors import UnsupportedFormatError
 
@@ -360,7 +370,7 @@ def _model_config2(class_name: str, config: Dict[str, Any]) -> Dict[str, Any]:
                 f"model {config.get('name')!r}: node {rec.get('name')!r} is a Keras 3 graph "
                 f"operation ({module}.{rec.get('class_name')}), which Keras 2 configs (and so "
                 f"tf_keras SavedModels) cannot express; save the model as .keras instead")
-        out = _layer2(rec)
+        out = _layer2(rec, drop)
         if "inbound_nodes" in rec:
             out["name"] = rec.get("name", out["config"].get("name"))
             out["inbound_nodes"] = _inbound2(rec["inbound_nodes"], nested_sequential,
@@ -394,7 +404,7 @@ def _pre_node(layer: Any) -> bool:
     return False
 
 
-def _graph_inbound(model: Any) -> Dict[str, Any]:
+def _graph_inbound(model: Any, drop: frozenset = frozenset()) -> Dict[str, Any]:
     """Keras 2 ``inbound_nodes`` of a functional model's layers, read from the graph itself
     (``[[[producer, node, tensor, kwargs], ...], ...]``): node indices count the producer's
     calls that belong to this model, from 1 for nested graph networks."""
@@ -416,6 +426,8 @@ def _graph_inbound(model: Any) -> Dict[str, Any]:
 
     out: Dict[str, Any] = {}
     for layer in model._operations:
+        if layer.name in drop and getattr(layer, "_IS_OPERATION", False):
+            continue
         nodes = []
         for node in layer._inbound_nodes:
             if id(node) not in own or node.is_input:
@@ -429,6 +441,8 @@ def _graph_inbound(model: Any) -> Dict[str, Any]:
                         kwargs[name] = triple(arg)
                 args = args[:1]
             for key, value in node.call_kwargs.items():
+                if isinstance(value, KerasTensor) and value._keras_history[0].name in drop:
+                    continue  # an implicit mask, recomputed by tf_keras
                 if isinstance(value, KerasTensor):
                     kwargs[key] = triple(value)
                 elif not any(isinstance(v, KerasTensor) for v in flatten(value)):
@@ -439,7 +453,131 @@ def _graph_inbound(model: Any) -> Dict[str, Any]:
     return out
 
 
-def _fix_inbound(model: Any, record2: Dict[str, Any]) -> None:
+_UNKNOWN = object()
+
+
+def _first_inputs(node: Any) -> List[Any]:
+    from kerasave.layers.base import KerasTensor, flatten
+
+    return [t for t in flatten(list(node.call_args)) if isinstance(t, KerasTensor)]
+
+
+def _implicit_mask(t: Any, memo: Dict[int, Any]) -> Any:
+    """The mask tf_keras would attach to ``t`` implicitly: None, ``("neq", id(x), value)`` for
+    ``x != value`` (Embedding mask_zero: value 0), ``("masking", id(x), value)`` for
+    ``any(x != value, axis=-1)`` (Masking), or ``_UNKNOWN``. Pass-through is decided by the
+    layer's own ``compute_mask`` on a sentinel."""
+    from kerasave.layers.base import InputLayer
+
+    if id(t) in memo:
+        return memo[id(t)]
+    layer, ni, _ = t._keras_history
+    node = layer._inbound_nodes[ni]
+    name = type(layer).__name__
+    result: Any
+    if isinstance(layer, InputLayer) or node.is_input:
+        result = None
+    elif getattr(layer, "_IS_OPERATION", False):
+        result = _UNKNOWN
+    elif name == "Embedding":
+        result = ("neq", id(_first_inputs(node)[0]), 0.0) if layer.mask_zero else None
+    elif name == "Masking":
+        result = ("masking", id(_first_inputs(node)[0]), float(layer.mask_value))
+    else:
+        firsts = _first_inputs(node)
+        masks = [_implicit_mask(x, memo) for x in firsts]
+        if all(m is None for m in masks):
+            result = None
+        elif len(firsts) != 1 or masks[0] is _UNKNOWN:
+            result = _UNKNOWN
+        else:
+            sentinel = object()
+            try:
+                passed = layer.compute_mask(firsts[0], sentinel)
+            except Exception:  # noqa: BLE001 - any computation on the sentinel: not a pass-through
+                passed = _UNKNOWN
+            result = masks[0] if passed is sentinel else None if passed is None else _UNKNOWN
+    memo[id(t)] = result
+    return result
+
+
+def _op_mask(t: Any) -> Any:
+    """The mask an op chain computes (same encoding as :func:`_implicit_mask`), or None."""
+    from kerasave.layers.base import KerasTensor
+
+    layer, ni, _ = t._keras_history
+    if not getattr(layer, "_IS_OPERATION", False):
+        return None
+    node = layer._inbound_nodes[ni]
+    args = list(node.call_args)
+    name = type(layer).__name__
+    if name == "NotEqual" and len(args) == 2 and isinstance(args[0], KerasTensor) and \
+            isinstance(args[1], (int, float)) and not isinstance(args[1], bool):
+        return ("neq", id(args[0]), float(args[1]))
+    if name == "Any" and len(args) == 1 and isinstance(args[0], KerasTensor) and \
+            layer.params.get("axis") == -1 and not layer.params.get("keepdims", False):
+        inner = _op_mask(args[0])
+        if inner is not None and inner[0] == "neq":
+            return ("masking", inner[1], inner[2])
+    return None
+
+
+def _implicit_mask_ops(model: Any) -> List[str]:
+    """Names of the Keras 3 op nodes (in ``model`` and nested functional models) that only
+    compute the masks tf_keras derives implicitly from Embedding(mask_zero)/Masking: each use
+    is a consumer's ``mask=`` equal to the mask its input carries in tf_keras, or feeds another
+    such op. Other op nodes stay, and the Keras 2 conversion refuses them."""
+    from kerasave.layers.base import KerasTensor, flatten
+    from kerasave.models.model import Functional
+
+    if not isinstance(model, Functional):
+        return []
+    own = {id(n) for n in model._nodes}
+    ops = {layer.name: layer for layer in model._operations
+           if getattr(layer, "_IS_OPERATION", False)}
+    uses: Dict[str, List[Tuple[Any, str, Any]]] = {name: [] for name in ops}
+    for layer in model._operations:
+        for node in layer._inbound_nodes:
+            if id(node) not in own:
+                continue
+            for t in flatten(list(node.call_args)):
+                if isinstance(t, KerasTensor) and t._keras_history[0].name in ops:
+                    uses[t._keras_history[0].name].append((layer, "arg", node))
+            for key, value in node.call_kwargs.items():
+                for t in flatten(value):
+                    if isinstance(t, KerasTensor) and t._keras_history[0].name in ops:
+                        uses[t._keras_history[0].name].append((layer, key, (node, t)))
+    outputs = {t._keras_history[0].name for t in flatten(model._outputs_struct)}
+    memo: Dict[int, Any] = {}
+    drop = {name for name in ops if name not in outputs}
+    changed = True
+    while changed:
+        changed = False
+        for name in sorted(drop):
+            ok = True
+            for consumer, role, info in uses[name]:
+                if getattr(consumer, "_IS_OPERATION", False):
+                    ok = consumer.name in drop
+                elif role == "mask":
+                    node, t = info
+                    firsts = _first_inputs(node)
+                    want = _op_mask(t)
+                    ok = want is not None and len(firsts) == 1 and \
+                        _implicit_mask(firsts[0], memo) == want
+                else:
+                    ok = False
+                if not ok:
+                    break
+            if not ok:
+                drop.discard(name)
+                changed = True
+    out = sorted(drop)
+    for layer in model.layers:
+        out.extend(_implicit_mask_ops(layer))
+    return out
+
+
+def _fix_inbound(model: Any, record2: Dict[str, Any], drop: frozenset = frozenset()) -> None:
     """Replaces the converted ``inbound_nodes`` of ``record2`` (and of nested functional
     models) by those read from the model's graph."""
     from kerasave.models.model import Functional
@@ -447,14 +585,14 @@ def _fix_inbound(model: Any, record2: Dict[str, Any]) -> None:
     config = record2.get("config")
     if not isinstance(config, dict) or not isinstance(config.get("layers"), list):
         return
-    graph = _graph_inbound(model) if isinstance(model, Functional) else {}
+    graph = _graph_inbound(model, drop) if isinstance(model, Functional) else {}
     by_name = {getattr(lay, "name", None): lay for lay in getattr(model, "layers", [])}
     for rec in config["layers"]:
         name = rec.get("name") or (rec.get("config") or {}).get("name")
         if name in graph and "inbound_nodes" in rec:
             rec["inbound_nodes"] = graph[name]
         if name in by_name:
-            _fix_inbound(by_name[name], rec)
+            _fix_inbound(by_name[name], rec, drop)
 
 
 def keras2_config(record: Dict[str, Any], model: Any = None) -> Dict[str, Any]:
@@ -471,9 +609,10 @@ def keras2_config(record: Dict[str, Any], model: Any = None) -> Dict[str, Any]:
     Returns:
         The tf_keras record.
     """
-    out = _layer2(record)
+    drop = frozenset(_implicit_mask_ops(model)) if model is not None else frozenset()
+    out = _layer2(record, drop)
     if model is not None:
-        _fix_inbound(model, out)
+        _fix_inbound(model, out, drop)
     return out
 
 

@@ -482,14 +482,18 @@ def test_regularizers_and_constraints_match_keras3(family: str, name: str,
 
 
 def test_string_identifiers_in_layer_configs_match_keras3() -> None:
-    """``Dense(kernel_regularizer="l2", kernel_constraint="non_neg")``: Keras resolves the
-    strings at construction, so the config holds the records, not the strings."""
+    """``Dense(kernel_regularizer="l2", kernel_constraint="non_neg", activity_regularizer=...)``:
+    Keras resolves the strings at construction, so the config holds the records, not the
+    strings; and Dense keeps its activity regularizer (kerasave dropped it)."""
     kwargs = dict(kernel_regularizer="l2", bias_regularizer="l1l2", kernel_constraint="non_neg",
-                  bias_constraint="max_norm")
+                  bias_constraint="max_norm", activity_regularizer="l1")
     ours = ks.layers.Dense(2, **kwargs).get_config()
     theirs = keras.layers.Dense(2, **kwargs).get_config()
     for key in kwargs:
         assert ours[key] == theirs[key], key
+    # Unset, Keras writes no activity_regularizer key for Dense.
+    assert ("activity_regularizer" in ks.layers.Dense(2).get_config()) == \
+        ("activity_regularizer" in keras.layers.Dense(2).get_config())
     ours = ks.layers.Conv2D(2, 3, kernel_regularizer="l1").get_config()
     assert ours["kernel_regularizer"] == \
         keras.layers.Conv2D(2, 3, kernel_regularizer="l1").get_config()["kernel_regularizer"]

@@ -449,6 +449,8 @@ class Layer:
         self.name = name or unique_name(to_snake_case(type(self).__name__))
         self._trainable = bool(trainable)
         self._dtype_policy = get_policy(dtype)
+        # Keras 3's Layer keeps it and writes it to the config when set (recorded only here).
+        self.activity_regularizer = kwargs.get("activity_regularizer")
         self.built = type(self)._BUILT_AT_INIT
         self._trainable_variables: List[Variable] = []
         self._non_trainable_variables: List[Variable] = []
@@ -819,9 +821,13 @@ class Layer:
     # -- config ----------------------------------------------------------------------------
 
     def get_config(self) -> Dict[str, Any]:
-        """``{"name", "trainable", "dtype"}`` (the dtype policy record)."""
-        return {"name": self.name, "trainable": self.trainable,
-                "dtype": serialize_keras_object(self._dtype_policy)}
+        """``{"name", "trainable", "dtype"}`` (the dtype policy record), and
+        ``activity_regularizer`` when set, as Keras 3's ``Layer.get_config``."""
+        config = {"name": self.name, "trainable": self.trainable,
+                  "dtype": serialize_keras_object(self._dtype_policy)}
+        if getattr(self, "activity_regularizer", None) is not None:
+            config["activity_regularizer"] = serialize_keras_object(self.activity_regularizer)
+        return config
 
     @classmethod
     def from_config(cls, config: Dict[str, Any]) -> "Layer":

@@ -53,7 +53,7 @@ class Dense(Layer):
                  bias_constraint: Any = None, lora_rank: Optional[int] = None,
                  lora_alpha: Optional[float] = None, quantization_config: Any = None,
                  **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+        super().__init__(activity_regularizer=activity_regularizer, **kwargs)
         self.units = int(units)
         self.activation = activations.get(activation)
         self.use_bias = use_bias

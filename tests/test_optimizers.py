@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -345,3 +346,58 @@ def test_loss_scale_optimizer_checkpoint_layout(tmp_path: Path) -> None:
                 in a.path:
             continue  # the wrapper's own (unused) pair is not in tf_keras's layout
         assert np.array_equal(a.numpy(), b.numpy()), a.path
+
+
+def _rewrite_keras(src: Path, dst: Path, edit: Any) -> None:
+    with ks.open(src) as store:
+        tensors = {k: np.array(store[k]) for k in store}
+        config = store.config
+        attrs = {f"/{g}": store.attrs(g) for g in {k.rsplit("/", 1)[0] for k in store}}
+    edit(tensors)
+    ks.save_tensors(dst, tensors, config=config, attrs=attrs)
+
+
+def test_bad_optimizer_state_in_keras_file(tmp_path: Path) -> None:
+    # A wrong shape is an error naming the optimizer and the variable (as Keras's assign).
+    bad = tmp_path / "bad.keras"
+    _rewrite_keras(K3_SEQ / "k3_seq.keras", bad,
+                   lambda t: t.__setitem__("optimizer/vars/2", np.zeros((7,), np.float32)))
+    with pytest.raises(ValueError, match=r"adam/dense_kernel_momentum.*\(object path "
+                                         r"'optimizer'\)"):
+        ks.saving.load_model(bad)
+    # skip_mismatch: warned and skipped; the layers still load.
+    m = ks.saving.load_model(K3_SEQ / "k3_seq.keras")
+    for v in m.optimizer.variables:
+        v.assign(np.zeros_like(v.numpy()))
+    with pytest.warns(UserWarning, match="Skipping loading weights for 'optimizer'"):
+        m.load_weights(bad, skip_mismatch=True)
+    assert int(m.optimizer.iterations) == 0
+    # An extra stored value: Keras's count warning, nothing assigned.
+    extra = tmp_path / "extra.keras"
+    _rewrite_keras(K3_SEQ / "k3_seq.keras", extra,
+                   lambda t: t.__setitem__("optimizer/vars/10", np.zeros((), np.float32)))
+    with pytest.warns(UserWarning, match="has 10 variables whereas the saved optimizer has 11"):
+        m2 = ks.saving.load_model(extra)
+    assert int(m2.optimizer.iterations) == 0
+
+
+def test_bad_legacy_optimizer_weight_names(tmp_path: Path) -> None:
+    src = K3_SEQ / "k3_seq_legacy.h5"
+    with ks.open(src) as store:
+        tensors = {k: np.array(store[k]) for k in store}
+        groups = {k.rsplit("/", 1)[0] for k in store} | {"model_weights", "optimizer_weights"}
+        attrs = {}
+        for g in groups:
+            try:
+                attrs[f"/{g}"] = store.attrs(g)
+            except KeyError:
+                pass
+        config, metadata = store.config, store.metadata
+    names = list(attrs["/optimizer_weights"]["weight_names"])
+    attrs["/optimizer_weights"] = {"weight_names": names + ["adam/not_there"]}
+    bad = tmp_path / "bad.h5"
+    ks.save_tensors(bad, tensors, format="legacy_h5_model", config=config, metadata=metadata,
+                    attrs=attrs)
+    with pytest.warns(UserWarning, match="names a missing dataset"):
+        m = ks.saving.load_model(bad)
+    assert int(m.optimizer.iterations) == 0

@@ -300,6 +300,11 @@ class Bidirectional(Layer):
                                                go_backwards=not layer.go_backwards)
         else:
             self.backward_layer = backward_layer
+        # Keras 3 and tf_keras force zero outputs at masked steps when returning sequences, so
+        # the reversed backward sequence lines up; tf_keras configs do not record it.
+        for sub in (self.forward_layer, self.backward_layer):
+            if hasattr(sub, "zero_output_for_mask"):
+                sub.zero_output_for_mask = sub.return_sequences
         self.merge_mode = merge_mode
         self.return_sequences = self.forward_layer.return_sequences
         self.return_state = self.forward_layer.return_state

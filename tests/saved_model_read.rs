@@ -145,12 +145,12 @@ fn nested_functional_model() {
 #[test]
 fn cycles_terminate_and_keep_bfs_paths() {
     let info = read_saved_model(&data("bad_saved_model/child_cycle")).unwrap();
-    let paths = info.node_paths();
     let layer = info.nodes[0].children[0].1;
     assert_eq!(
-        paths[layer].as_deref(),
-        Some(&["layer_with_weights-0".to_owned()][..])
+        info.node_path(layer),
+        Some(vec!["layer_with_weights-0".to_owned()])
     );
+    assert_eq!(info.node_path(0), Some(vec![]));
     assert!(info.nodes[layer].children.iter().any(|c| c.1 == 0));
 }
 
@@ -366,4 +366,61 @@ fn verify_decodes_the_graph_that_reading_skips() {
     for case in ["tfk_seq", "tfk_func_nested", "k3_export", "tf_module"] {
         verify_saved_model(&data(&format!("saved_model/{case}/model"))).unwrap();
     }
+}
+
+#[test]
+fn long_variable_chain_is_budgeted_not_quadratic() {
+    // 20 000 variable nodes, each the child "x" of the previous one: the fallback object paths
+    // (no bundle graph) would total 20 000^2 / 2 names; the budget stops it with an error.
+    use kerasave::proto::tensorflow::{
+        saved_object::Kind, trackable_object_graph::trackable_object::ObjectReference,
+        MetaGraphDef, SavedModel, SavedObject, SavedObjectGraph, SavedVariable,
+    };
+    use kerasave::saved_model::reader::map_checkpoint_keys;
+    use prost::Message;
+    let n = 20_000;
+    let nodes = (0..n)
+        .map(|i| SavedObject {
+            children: if i + 1 < n {
+                vec![ObjectReference {
+                    node_id: i + 1,
+                    local_name: "x".into(),
+                }]
+            } else {
+                vec![]
+            },
+            kind: Some(Kind::Variable(SavedVariable {
+                dtype: 1,
+                ..Default::default()
+            })),
+            ..Default::default()
+        })
+        .collect();
+    let sm = SavedModel {
+        saved_model_schema_version: 1,
+        meta_graphs: vec![MetaGraphDef {
+            object_graph_def: Some(SavedObjectGraph {
+                nodes,
+                ..Default::default()
+            }),
+            ..Default::default()
+        }],
+    };
+    let mut info = parse_saved_model(&sm.encode_to_vec()).unwrap();
+    let start = std::time::Instant::now();
+    let err = map_checkpoint_keys(&mut info, None, &|_| true).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("object paths of the variables exceed"),
+        "{err}"
+    );
+    assert!(start.elapsed().as_secs() < 10);
+    // A short chain is fine and gets x/x/.../.ATTRIBUTES/VARIABLE_VALUE keys.
+    info.nodes.truncate(3);
+    info.nodes[2].children.clear();
+    map_checkpoint_keys(&mut info, None, &|_| true).unwrap();
+    assert_eq!(
+        info.nodes[2].checkpoint_key.as_deref(),
+        Some("x/x/.ATTRIBUTES/VARIABLE_VALUE")
+    );
 }

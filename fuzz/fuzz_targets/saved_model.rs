@@ -1,5 +1,5 @@
 //! The SavedModel decoders on arbitrary bytes: `parse_saved_model`, then everything that walks
-//! the decoded graph (`node_paths`, `map_checkpoint_keys` against a bundle object graph), plus
+//! the decoded graph (`bfs_tree` paths, `map_checkpoint_keys` against a bundle object graph), plus
 //! `parse_keras_metadata` and `parse_fingerprint`.
 //!
 //! Input: `saved_model.pb bytes ‖ "#REST#" ‖ rest`; `rest` is decoded both as the bundle's
@@ -34,9 +34,23 @@ fuzz_target!(|data: &[u8]| {
         assert!(node.slot_variables.iter().all(|(o, _, s)| *o < n && *s < n));
         assert_eq!(node.kind == NodeKind::Variable, node.variable.is_some());
     }
-    let paths = info.node_paths();
-    assert_eq!(paths.len(), n);
-    assert_eq!(paths[0].as_deref(), Some(&[][..]));
+    let tree = info.bfs_tree();
+    assert_eq!(tree.path(&info.nodes, 0).as_deref(), Some(&[][..]));
+    // A path's names lead from the root to the node.
+    for id in [n / 2, n - 1] {
+        if let Some(path) = tree.path(&info.nodes, id) {
+            let mut at = 0;
+            for name in &path {
+                at = info.nodes[at]
+                    .children
+                    .iter()
+                    .find(|c| &c.0 == name)
+                    .unwrap()
+                    .1;
+            }
+            assert!(tree.is_reachable(at));
+        }
+    }
     if let Ok(md) = parse_keras_metadata(rest, n) {
         assert!(md.iter().all(|m| m.node_id < n));
     }

@@ -36,6 +36,9 @@ use crate::proto::tensorflow::{
 use crate::proto::tf_keras::SavedMetadata;
 use crate::saved_model::lite::SavedModelLite;
 
+/// Total bytes of the fallback object paths [`map_checkpoint_keys`] may build.
+pub const FALLBACK_PATH_BUDGET: u64 = 16 << 20;
+
 /// Protobuf's own limit on a serialized message; TF writes `saved_model.cpb` beyond it.
 pub const MAX_PROTO_BYTES: u64 = (1 << 31) - 1;
 
@@ -177,28 +180,87 @@ pub struct SavedModelInfo {
 }
 
 impl SavedModelInfo {
-    /// Node paths from the root by breadth-first search over `children` (first path found, the
-    /// one TF's object-graph view uses); `None` for nodes not reachable through children.
-    /// Cycles are fine: every node is visited once.
-    pub fn node_paths(&self) -> Vec<Option<Vec<String>>> {
-        let mut paths: Vec<Option<Vec<String>>> = vec![None; self.nodes.len()];
-        if self.nodes.is_empty() {
-            return paths;
+    /// The breadth-first tree over `children` from the root (see [`BfsTree`]).
+    pub fn bfs_tree(&self) -> BfsTree {
+        BfsTree::new(&self.nodes)
+    }
+
+    /// The BFS path of local names from the root to `id` (empty for the root), or `None` when
+    /// `id` is not reachable through children. O(nodes); for many nodes use [`Self::bfs_tree`].
+    pub fn node_path(&self, id: usize) -> Option<Vec<String>> {
+        self.bfs_tree().path(&self.nodes, id)
+    }
+}
+
+/// Breadth-first search over `children` from node 0, as TF's object-graph view walks: each
+/// node's first-found parent. Paths are built on demand, never all at once (a chain of n nodes
+/// has paths of n^2/2 names in total). Cycles are fine: every node is visited once.
+#[derive(Debug, Clone)]
+pub struct BfsTree {
+    /// `(parent, index into the parent's children)`; `None` for the root and unreachable nodes.
+    parent: Vec<Option<(usize, usize)>>,
+    reached: Vec<bool>,
+    /// Bytes of the path's names plus one separator per name (saturating).
+    path_bytes: Vec<u64>,
+}
+
+impl BfsTree {
+    /// Walks `nodes` (whose child ids must be in range, as [`parse_saved_model`] checks).
+    pub fn new(nodes: &[Node]) -> Self {
+        let mut parent = vec![None; nodes.len()];
+        let mut reached = vec![false; nodes.len()];
+        let mut path_bytes = vec![0u64; nodes.len()];
+        if nodes.is_empty() {
+            return BfsTree {
+                parent,
+                reached,
+                path_bytes,
+            };
         }
-        paths[0] = Some(Vec::new());
+        reached[0] = true;
         let mut queue = VecDeque::from([0usize]);
         while let Some(id) = queue.pop_front() {
-            let base = paths[id].clone().unwrap_or_default();
-            for (name, child) in &self.nodes[id].children {
-                if paths[*child].is_none() {
-                    let mut p = base.clone();
-                    p.push(name.clone());
-                    paths[*child] = Some(p);
-                    queue.push_back(*child);
+            for (i, (name, child)) in nodes[id].children.iter().enumerate() {
+                if let Some(seen) = reached.get_mut(*child) {
+                    if !*seen {
+                        *seen = true;
+                        parent[*child] = Some((id, i));
+                        path_bytes[*child] = path_bytes[id].saturating_add(name.len() as u64 + 1);
+                        queue.push_back(*child);
+                    }
                 }
             }
         }
-        paths
+        BfsTree {
+            parent,
+            reached,
+            path_bytes,
+        }
+    }
+
+    /// Whether `id` is reachable from the root through children.
+    pub fn is_reachable(&self, id: usize) -> bool {
+        self.reached.get(id).copied().unwrap_or(false)
+    }
+
+    /// The size of `id`'s path: its names' bytes plus one per name; 0 when unreachable.
+    pub fn path_bytes(&self, id: usize) -> u64 {
+        self.path_bytes.get(id).copied().unwrap_or(0)
+    }
+
+    /// The path of local names from the root to `id`; `None` when unreachable.
+    pub fn path(&self, nodes: &[Node], id: usize) -> Option<Vec<String>> {
+        if !self.is_reachable(id) {
+            return None;
+        }
+        let mut names = Vec::new();
+        let mut at = id;
+        while let Some((p, i)) = self.parent[at] {
+            names.push(nodes[p].children[i].0.clone());
+            at = p;
+        }
+        names.reverse();
+        Some(names)
     }
 }
 
@@ -293,10 +355,10 @@ fn node_index(raw: i32, count: usize, what: &dyn Fn() -> String) -> Result<usize
 /// [`map_checkpoint_keys`]); `keras_metadata` and `fingerprint` are `None`.
 ///
 /// Errors: `Corrupt` for undecodable protobuf (including nesting deeper than prost's limit),
-/// no MetaGraphDef, a MetaGraphDef without an object graph or with an empty one, node ids out
-/// of range, dimensions < -1, an asset index out of range or a function naming a concrete
-/// function the graph does not list; `Unsupported` for schema versions other than 1 and for
-/// several MetaGraphDefs (TF 1 multi-tag exports; the message names each one's tags).
+/// no MetaGraphDef, an empty object graph, node ids out of range, dimensions < -1, an asset
+/// index out of range or a function naming a concrete function the graph does not list;
+/// `Unsupported` for schema versions other than 1, a MetaGraphDef without an object graph (TF1)
+/// and several MetaGraphDefs (TF 1 multi-tag exports; the message names each one's tags).
 pub fn parse_saved_model(bytes: &[u8]) -> Result<SavedModelInfo> {
     let sm = SavedModelLite::decode(bytes).map_err(|e| decode_error("SavedModel", &e))?;
     if sm.meta_graphs.is_empty() {
@@ -579,15 +641,20 @@ pub fn match_bundle_graph(
     }
     map[0] = Some(0);
     let mut queue = VecDeque::from([0usize]);
+    // Children by name per bundle node, built once (several nodes may match one bundle node).
+    let mut child_maps: HashMap<usize, HashMap<&str, usize>> = HashMap::new();
     while let Some(s) = queue.pop_front() {
         let Some(c) = map[s] else { continue };
-        let mut by_name: HashMap<&str, usize> = HashMap::new();
-        for r in &bundle.nodes[c].children {
-            let at = || format!("checkpoint object graph node {c} child {:?}", r.local_name);
-            by_name
-                .entry(r.local_name.as_str())
-                .or_insert(node_index(r.node_id, count, &at)?);
+        if !child_maps.contains_key(&c) {
+            let mut by_name = HashMap::new();
+            for r in &bundle.nodes[c].children {
+                let at = || format!("checkpoint object graph node {c} child {:?}", r.local_name);
+                let id = node_index(r.node_id, count, &at)?;
+                by_name.entry(r.local_name.as_str()).or_insert(id);
+            }
+            child_maps.insert(c, by_name);
         }
+        let by_name = &child_maps[&c];
         for (name, child) in &nodes[s].children {
             if map[*child].is_none() {
                 if let Some(&cc) = by_name.get(name.as_str()) {
@@ -599,6 +666,9 @@ pub fn match_bundle_graph(
     }
     // Slot variables: one pass per level of slot-of-slot nesting; each pass that changes
     // anything maps at least one more node, and real graphs need one pass (bounded anyway).
+    // Per bundle node, (original variable, slot name) -> slot node, built once: one hash lookup
+    // per slot, so many slots (or many nodes matched onto one bundle node) cost linear time.
+    let mut slot_maps: HashMap<usize, HashMap<(usize, &str), usize>> = HashMap::new();
     for _ in 0..16 {
         let mut changed = false;
         for node in nodes {
@@ -606,20 +676,27 @@ pub fn match_bundle_graph(
                 continue;
             }
             let Some(c) = map[node.id] else { continue };
+            if !slot_maps.contains_key(&c) {
+                let mut by_key = HashMap::new();
+                for r in &bundle.nodes[c].slot_variables {
+                    let at = || format!("checkpoint object graph node {c} slot {:?}", r.slot_name);
+                    let orig_c = node_index(r.original_variable_node_id, count, &at)?;
+                    let slot_c = node_index(r.slot_variable_node_id, count, &at)?;
+                    by_key
+                        .entry((orig_c, r.slot_name.as_str()))
+                        .or_insert(slot_c);
+                }
+                slot_maps.insert(c, by_key);
+            }
+            let by_key = &slot_maps[&c];
             for (orig, slot_name, slot) in &node.slot_variables {
                 if map[*slot].is_some() {
                     continue;
                 }
                 let Some(orig_c) = map[*orig] else { continue };
-                for r in &bundle.nodes[c].slot_variables {
-                    let at = || format!("checkpoint object graph node {c} slot {:?}", r.slot_name);
-                    if node_index(r.original_variable_node_id, count, &at)? == orig_c
-                        && &r.slot_name == slot_name
-                    {
-                        map[*slot] = Some(node_index(r.slot_variable_node_id, count, &at)?);
-                        changed = true;
-                        break;
-                    }
+                if let Some(&slot_c) = by_key.get(&(orig_c, slot_name.as_str())) {
+                    map[*slot] = Some(slot_c);
+                    changed = true;
                 }
             }
         }
@@ -643,23 +720,51 @@ pub fn map_checkpoint_keys(
         Some(g) => match_bundle_graph(&info.nodes, g)?,
         None => vec![None; info.nodes.len()],
     };
-    let paths = info.node_paths();
-    for (id, node) in info.nodes.iter_mut().enumerate() {
-        if node.kind != NodeKind::Variable {
-            continue;
-        }
-        let from_graph = matched[id].and_then(|c| {
+    let from_graph: Vec<Option<String>> = (0..info.nodes.len())
+        .map(|id| {
+            if info.nodes[id].kind != NodeKind::Variable {
+                return None;
+            }
+            let c = matched[id]?;
             bundle_graph?.nodes[c]
                 .attributes
                 .iter()
                 .find(|a| a.name == VARIABLE_VALUE_KEY)
                 .map(|a| a.checkpoint_key.clone())
-        });
-        node.checkpoint_key = from_graph.or_else(|| {
-            let path = paths[id].as_ref()?;
-            let key = checkpoint_key(&object_path_string(path), VARIABLE_VALUE_KEY);
-            has_key(&key).then_some(key)
-        });
+        })
+        .collect();
+    // Fallback paths: a long chain of variable nodes makes their total size quadratic, so the
+    // total is computed first (O(nodes)) and refused past a budget before any path is built.
+    let tree = info.bfs_tree();
+    let needs_path: Vec<bool> = (0..info.nodes.len())
+        .map(|id| {
+            info.nodes[id].kind == NodeKind::Variable
+                && from_graph[id].is_none()
+                && tree.is_reachable(id)
+        })
+        .collect();
+    let total = (0..info.nodes.len())
+        .filter(|&id| needs_path[id])
+        .fold(0u64, |acc, id| acc.saturating_add(tree.path_bytes(id)));
+    if total > FALLBACK_PATH_BUDGET {
+        return Err(Error::corrupt(format!(
+            "object paths of the variables exceed {FALLBACK_PATH_BUDGET} bytes ({total} bytes; \
+             a chain of nested variable nodes?)"
+        )));
+    }
+    let mut keys = Vec::with_capacity(info.nodes.len());
+    for (id, found) in from_graph.into_iter().enumerate() {
+        if found.is_some() || !needs_path[id] {
+            keys.push(found);
+            continue;
+        }
+        let key = tree
+            .path(&info.nodes, id)
+            .map(|path| checkpoint_key(&object_path_string(&path), VARIABLE_VALUE_KEY));
+        keys.push(key.filter(|k| has_key(k)));
+    }
+    for (node, key) in info.nodes.iter_mut().zip(keys) {
+        node.checkpoint_key = key;
     }
     Ok(())
 }
@@ -772,14 +877,17 @@ pub fn read_saved_model(path: &Path) -> Result<SavedModelInfo> {
     let graph = bundle.object_graph()?;
     let has_key = |k: &str| bundle.entry(k.as_bytes()).is_ok();
     map_checkpoint_keys(&mut info, graph.as_ref(), &has_key).map_err(|e| e.in_file(&index))?;
-    let paths = info.node_paths();
+    let tree = info.bfs_tree();
     for node in &info.nodes {
         if node.kind != NodeKind::Variable {
             continue;
         }
+        if node.checkpoint_key.as_deref().is_some_and(has_key) {
+            continue;
+        }
         let name = node.variable.as_ref().map_or("", |v| v.name.as_str());
-        let where_ = paths[node.id]
-            .as_ref()
+        let where_ = tree
+            .path(&info.nodes, node.id)
             .map(|p| format!("path {:?}", p.join("/")))
             .unwrap_or_else(|| "unreachable from the root".to_owned());
         match &node.checkpoint_key {

@@ -401,3 +401,13 @@ def test_bad_legacy_optimizer_weight_names(tmp_path: Path) -> None:
     with pytest.warns(UserWarning, match="names a missing dataset"):
         m = ks.saving.load_model(bad)
     assert int(m.optimizer.iterations) == 0
+
+
+def test_h5_include_optimizer_false(tmp_path: Path) -> None:
+    m = _compiled_k3_seq(K3_SEQ / "k3_seq.keras")
+    m.save(tmp_path / "no_opt.h5", include_optimizer=False)
+    with ks.open(tmp_path / "no_opt.h5") as store:
+        assert not any(k.startswith("optimizer_weights/") for k in store)
+        assert "training_config" not in (store.metadata or {})
+    again = ks.saving.load_model(tmp_path / "no_opt.h5")
+    assert again.optimizer is None and not again.compiled

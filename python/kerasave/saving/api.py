@@ -165,7 +165,9 @@ def save_model(model: Any, filepath: Any, overwrite: bool = True, **kwargs: Any)
         filepath: Target path ending in ``.keras`` or ``.h5``; a SavedModel directory with
             ``save_format="tf"`` or a path without a suffix.
         overwrite: Replace an existing file.
-        **kwargs: ``save_format`` (``"tf"``); others are ignored.
+        **kwargs: ``save_format`` (``"tf"``); ``include_optimizer`` (legacy ``.h5``: False
+            leaves out ``training_config`` and ``optimizer_weights``, as Keras does); others are
+            ignored.
 
     Returns:
         The path written.
@@ -187,7 +189,8 @@ def save_model(model: Any, filepath: Any, overwrite: bool = True, **kwargs: Any)
 
         return save_saved_model(model, path, overwrite=overwrite)
     if path.endswith((".h5", ".hdf5")) and not path.endswith(".weights.h5"):
-        return _save_legacy_h5(model, path)
+        return _save_legacy_h5(model, path,
+                               include_optimizer=bool(kwargs.get("include_optimizer", True)))
     if not path.endswith(".keras"):
         raise ValueError(f"kerasave.save_model writes '.keras' archives or legacy '.h5' files; "
                          f"got {path!r}")
@@ -266,7 +269,7 @@ def _legacy_weight_tensors(model: Any, root: str) -> Any:
     return tensors, attrs
 
 
-def _save_legacy_h5(model: Any, path: str) -> str:
+def _save_legacy_h5(model: Any, path: str, include_optimizer: bool = True) -> str:
     from kerasave import save_tensors
 
     with ObjectSharingScope():
@@ -278,7 +281,8 @@ def _save_legacy_h5(model: Any, path: str) -> str:
     metadata: Dict[str, Any] = {}
     compile_config = model.get_compile_config() if hasattr(model, "get_compile_config") \
         else None
-    if compile_config:
+    if compile_config and include_optimizer:
+        # Keras writes training_config and optimizer_weights only with include_optimizer.
         metadata["training_config"] = _training_config(compile_config)
         optimizer = getattr(model, "optimizer", None)
         if optimizer is not None:

@@ -531,3 +531,15 @@ def test_hand_made_mask_ops_are_refused(tmp_path):
     with pytest.raises(UnsupportedFormatError, match="rms_scaling"):
         rms.save(tmp_path / "r", save_format="tf")
     assert os.listdir(tmp_path) == []
+
+
+def test_tf_keras_sgd_without_momentum_restores_cleanly():
+    """tf_keras's SGD keeps (unused) momentum slots even with momentum=0; Keras 3's has none:
+    the iteration count still comes back, with no fresh-optimizer warning."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model = keras.models.load_model(DATA / "tfk_func_nested" / "model")
+    assert type(model.optimizer).__name__ == "SGD"
+    assert int(model.optimizer.iterations) == 2

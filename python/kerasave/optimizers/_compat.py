@@ -146,6 +146,11 @@ def assign_tf_keras_new(optimizer: Any, iteration: Any, learning_rate: Any,
     """Restores from the tf_keras (new optimizer) layout: iteration, optional learning rate,
     then the slots in Keras 3 order (tf_keras's ``_variables[1:]``)."""
     targets = _slots_in_order(optimizer)
+    if not targets and slots and type(optimizer).__name__ == "SGD" and \
+            not getattr(optimizer, "momentum", 0):
+        # tf_keras's SGD makes a momentum slot per variable even with momentum=0 (never read);
+        # Keras 3's has none. Nothing to restore there.
+        slots = []
     recompute = False
     if len(targets) == len(slots) + 1 and len(_without_untracked(optimizer, targets)) == \
             len(slots):

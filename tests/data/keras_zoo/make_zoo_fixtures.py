@@ -352,9 +352,7 @@ def rnn_model(lib):
     m = L.Masking(mask_value=0.0, name="masking")(sf)
     outs.append(L.SimpleRNN(3, go_backwards=True, activation="relu", name="srnn_m")(m))
     outs.append(L.GRU(3, name="gru_m")(m))
-    outs.append(L.Flatten()(L.TimeDistributed(L.Dense(2, activation="tanh"), name="td_f")(sf)))
-    outs.append(L.Flatten()(L.LSTM(2, return_sequences=True, go_backwards=True,
-                                   unit_forget_bias=False, name="lstm_back")(sf)))
+    # (go_backwards + return_sequences without a mask: more_model's lstm_relu)
     return lib.Model([tok, sf], L.Concatenate()(outs), name="rnn")
 
 
@@ -446,6 +444,19 @@ def more_model(lib):
     tdd = L.TimeDistributed(L.Dense(2), name="td_masked")(sr)
     outs.append(L.GlobalAveragePooling1D()(tdd))
     return lib.Model([seq, img, tok, vid], outs, name="more")
+
+
+def seqmask_model(lib):
+    """Sequential: what a masked Bidirectional outputs at padded steps becomes visible (LayerNorm
+    makes it non-zero, Masking re-derives the mask from the values). tf_keras only: Keras 3
+    records the zero_output_for_mask its Bidirectional forces in the config, tf_keras does not."""
+    L = lib.layers
+    return lib.Sequential([
+        L.Input((7,), dtype="int32"), L.Embedding(20, 6, mask_zero=True),
+        L.Bidirectional(L.LSTM(4, return_sequences=True)), L.LayerNormalization(),
+        L.Dropout(0.2), L.TimeDistributed(L.Dense(3, activation="relu")), L.Masking(),
+        L.GRU(3, return_sequences=True), L.GlobalAveragePooling1D(),
+        L.Dense(2, activation="softmax")], name="seqmask")
 
 
 def seq16_model(lib):
@@ -638,6 +649,10 @@ def build(case):
         return tf_keras, model, [((6,), ("i", 12))], \
             "tf_keras masked RNN/MHA/conv model under a global mixed_float16 policy", \
             {"tol": 1e-3}
+    if case == "tfk_seqmask":
+        tfk_seed(12)
+        return tf_keras, seqmask_model(tf_keras), [((7,), ("i", 20))], \
+            "tf_keras Sequential: masked Bidirectional -> LayerNorm -> Masking -> GRU", {}
     if case == "k3_custom":
         k3_seed(8)
         return keras, custom_model(keras, Gate), [((5,), "f")], \
@@ -651,7 +666,7 @@ def build(case):
 
 CASES = ["k3_acts", "k3_core", "tfk_core", "k3_conv", "tfk_conv", "k3_rnn", "tfk_rnn", "k3_mha", "tfk_mha",
          "k3_lambda", "tfk_lambda", "k3_mixed_f16", "k3_bf16", "tfk_mixed_f16", "tfk_mixed_bf16",
-         "k3_custom", "tfk_custom", "k3_more", "tfk_more", "k3_seq_f16", "tfk_seq_f16"]
+         "k3_custom", "tfk_custom", "k3_more", "tfk_more", "k3_seq_f16", "tfk_seq_f16", "tfk_seqmask"]
 
 
 def main(argv):
@@ -666,9 +681,12 @@ def main(argv):
     for case in argv or CASES:
         lib, model, specs, description, extra = build(case)
         randomize(model, seed=hash_seed(case))
-        # conv/more outputs are whole feature maps: one row keeps expected.json small; masked
-        # sequence models need three (two padding patterns and none).
-        xs = inputs_for(specs, hash_seed(case), batch=1 if "conv" in case or "more" in case else 3)
+        # conv/more outputs are whole feature maps: one row keeps expected.json small (two for
+        # the wide dense models); masked sequence models need three (two padding patterns and
+        # none).
+        batch = 1 if "conv" in case or "more" in case else 2 if "core" in case or "acts" in case \
+            else 3
+        xs = inputs_for(specs, hash_seed(case), batch=batch)
         doc["cases"][case] = save_and_record(case, lib, model, xs, description, **extra)
         print(f"{case}: {len(model.weights)} weights, files written and reloaded")
         doc["cases"] = {k: doc["cases"][k] for k in CASES if k in doc["cases"]}

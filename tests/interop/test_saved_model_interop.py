@@ -292,3 +292,28 @@ def test_keras3_zoo_models_migrate_to_tf_keras(tmp_path, case):
     tol = 1e-5 if "f16" not in case and "bf16" not in case else 2e-2
     for g, w in zip(got, want):
         np.testing.assert_allclose(np.asarray(g, np.float32), w, rtol=tol, atol=tol)
+
+
+def test_tf_keras_subclassed_model_without_config_is_refused(tmp_path):
+    """A tf_keras subclassed model without get_config is revivable only from its traced
+    functions: kerasave opens it as a store but load_model says why it cannot rebuild it."""
+
+    class Sub(tf_keras.Model):
+        def __init__(self):
+            super().__init__()
+            self.d = tf_keras.layers.Dense(2)
+
+        def call(self, x):
+            return self.d(x)
+
+    model = Sub()
+    model(np.zeros((1, 3), np.float32))
+    model.save(tmp_path / "sub", save_format="tf")
+    with ks.open(tmp_path / "sub") as store:
+        # tf_keras lists `variables` before `d`: the bundle keys are variables/0, variables/1.
+        assert sorted(store) == ["_CHECKPOINTABLE_OBJECT_GRAPH",
+                                 "variables/0/.ATTRIBUTES/VARIABLE_VALUE",
+                                 "variables/1/.ATTRIBUTES/VARIABLE_VALUE"]
+        assert store.keras_metadata is not None
+    with pytest.raises(ks.errors.UnsupportedFormatError, match="no config"):
+        ks.models.load_model(tmp_path / "sub")

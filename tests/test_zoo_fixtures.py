@@ -1,7 +1,7 @@
 """load_model on the layer-zoo fixtures (tests/data/keras_zoo, issue 4): models written by real
 Keras 3.15.1 (.keras and legacy .h5) and tf_keras 2.21 (.h5) that together use every layer kerasave
 implements and every Keras activation. kerasave must give the same get_weights() bit for bit and
-predict within 1e-5 of Keras's recorded float32 outputs (see ``_tolerance`` for float16/bfloat16)."""
+predict within 1e-5 of Keras's recorded float32 outputs (``_tolerance``: float16/bfloat16)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ EXPECTED = json.loads((DATA / "expected.json").read_text())["cases"]
 
 
 class Gate(keras.layers.Layer):
-    """kerasave port of the fixtures' registered ``Zoo>Gate``: ``sigmoid(x @ w + b) * x * scale``."""
+    """kerasave port of the fixtures' registered ``Zoo>Gate``: ``sigmoid(x @ w + b) * x * s``."""
 
     def __init__(self, scale: float = 1.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)

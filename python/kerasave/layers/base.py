@@ -752,7 +752,8 @@ class Layer:
             mask = None
         return out, self.compute_mask(args[0] if args else None, mask)
 
-    def _arg_masks(self, call_args: Any, call_kwargs: Any, masks: Dict[int, Any]) -> Dict[str, Any]:
+    def _arg_masks(self, call_args: Any, call_kwargs: Any,
+                   masks: Dict[int, Any]) -> Dict[str, Any]:
         """Keras 3's ``Layer.__call__`` mask rule for calls with several tensor arguments: each
         tensor argument ``k`` whose ``{k}_mask`` parameter ``call`` declares (and the call did not
         pass) receives that tensor's Keras mask (e.g. MultiHeadAttention's ``query_mask`` and

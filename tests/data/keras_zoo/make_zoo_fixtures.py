@@ -266,7 +266,6 @@ def core_model(lib, acts):
 
 def conv_model(lib):
     L = lib.layers
-    k3 = lib is keras
     img = L.Input((7, 7, 3), name="img")
     cf = L.Input((2, 5, 5), name="img_cf")
     seq = L.Input((9, 3), name="seq")
@@ -321,7 +320,6 @@ def conv_model(lib):
     v1 = L.Conv3D(3, 2, strides=(1, 2, 1), padding="valid", activation="relu")(vol)
     v2 = L.Conv3D(2, 2, padding="same", use_bias=False, dilation_rate=2)(vol)
     outs += [v1, v2]
-    del k3
     return lib.Model([img, cf, seq, vol], outs, name="conv")
 
 
@@ -664,9 +662,10 @@ def build(case):
     raise SystemExit(f"unknown case {case}")
 
 
-CASES = ["k3_acts", "k3_core", "tfk_core", "k3_conv", "tfk_conv", "k3_rnn", "tfk_rnn", "k3_mha", "tfk_mha",
-         "k3_lambda", "tfk_lambda", "k3_mixed_f16", "k3_bf16", "tfk_mixed_f16", "tfk_mixed_bf16",
-         "k3_custom", "tfk_custom", "k3_more", "tfk_more", "k3_seq_f16", "tfk_seq_f16", "tfk_seqmask"]
+CASES = ["k3_acts", "k3_core", "tfk_core", "k3_conv", "tfk_conv", "k3_rnn", "tfk_rnn", "k3_mha",
+         "tfk_mha", "k3_lambda", "tfk_lambda", "k3_mixed_f16", "k3_bf16", "tfk_mixed_f16",
+         "tfk_mixed_bf16", "k3_custom", "tfk_custom", "k3_more", "tfk_more", "k3_seq_f16",
+         "tfk_seq_f16", "tfk_seqmask"]
 
 
 def main(argv):

@@ -338,10 +338,13 @@ def write_report(path: Path, rows: List[Dict[str, Any]], checks: List[str], nbyt
               "by reading the member whole). Measured apart: ~150 ms of CPU per GiB, two "
               "thirds of it faulting the page-cache pages into the fresh map (a second pass over "
               "the same map costs 42 ms of CPU); `MADV_POPULATE_READ`, `MADV_HUGEPAGE` and "
-              "`pread` do not make it cheaper on this VM. Everything else is ~40 ms of CPU (the "
-              "unverified row; the legacy `.h5` row has no checksum at all). The CRC is hashed "
-              "in parallel chunks, which helps on an idle machine and not when every core is "
-              "busy, as here.", "",
+              "`pread` do not make it cheaper on this VM. Everything else is "
+              f"{fmt_time(rows[1]['cpu'][1])} of CPU (the unverified row; the legacy `.h5` row "
+              "has no checksum at all). The CRC is hashed in parallel chunks, which helps on an "
+              "idle machine and not when every core is busy.", "",
+              "Fixed while profiling: building the functional graph ran every `Dense` on a "
+              "batch of zeros to infer its output shape, a matmul over the whole (zero) kernel: "
+              "~80 ms of the 1 GiB load. `Dense.compute_output_spec` now works from shapes.", "",
               "Peak RSS: kerasave's weights are file-backed pages of the page cache, shared, "
               "not private memory; the `.keras` row touches all of them (the CRC pass), the "
               "others only what was read. The `.weights.h5` row's peak is the freshly "

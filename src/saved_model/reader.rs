@@ -18,6 +18,7 @@
 //! a `.pb` larger than protobuf's 2 GiB limit is refused before it is mapped, and every node id
 //! read from a file is checked against the node count before it is used.
 
+use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 
@@ -645,14 +646,14 @@ pub fn match_bundle_graph(
     let mut child_maps: HashMap<usize, HashMap<&str, usize>> = HashMap::new();
     while let Some(s) = queue.pop_front() {
         let Some(c) = map[s] else { continue };
-        if !child_maps.contains_key(&c) {
+        if let Entry::Vacant(slot) = child_maps.entry(c) {
             let mut by_name = HashMap::new();
             for r in &bundle.nodes[c].children {
                 let at = || format!("checkpoint object graph node {c} child {:?}", r.local_name);
                 let id = node_index(r.node_id, count, &at)?;
                 by_name.entry(r.local_name.as_str()).or_insert(id);
             }
-            child_maps.insert(c, by_name);
+            slot.insert(by_name);
         }
         let by_name = &child_maps[&c];
         for (name, child) in &nodes[s].children {
@@ -676,7 +677,7 @@ pub fn match_bundle_graph(
                 continue;
             }
             let Some(c) = map[node.id] else { continue };
-            if !slot_maps.contains_key(&c) {
+            if let Entry::Vacant(entry) = slot_maps.entry(c) {
                 let mut by_key = HashMap::new();
                 for r in &bundle.nodes[c].slot_variables {
                     let at = || format!("checkpoint object graph node {c} slot {:?}", r.slot_name);
@@ -686,7 +687,7 @@ pub fn match_bundle_graph(
                         .entry((orig_c, r.slot_name.as_str()))
                         .or_insert(slot_c);
                 }
-                slot_maps.insert(c, by_key);
+                entry.insert(by_key);
             }
             let by_key = &slot_maps[&c];
             for (orig, slot_name, slot) in &node.slot_variables {

@@ -26,7 +26,7 @@ import numpy as np
 from kerasave.errors import CorruptFileError
 from kerasave.storage import CheckpointStore, Key, PathLike, Store
 
-__all__ = ["SavedModelStore", "format_signatures", "is_saved_model_path", "TF_DTYPE_ENUM"]
+__all__ = ["SavedModelStore", "format_signatures", "TF_DTYPE_ENUM"]
 
 #: ``read_saved_model`` dtype names -> TF ``DataType`` enum names (what ``saved_model_cli`` shows).
 TF_DTYPE_ENUM = {
@@ -41,15 +41,6 @@ TF_DTYPE_ENUM = {
 }
 
 KERAS_METADATA = "keras_metadata.pb"
-
-
-def is_saved_model_path(path: Path) -> bool:
-    """A directory holding ``saved_model.pb`` (or ``.pbtxt``/``.cpb``, refused later with a
-    clear message), or the path of a ``saved_model.pb`` file itself."""
-    if path.is_dir():
-        return any((path / n).is_file()
-                   for n in ("saved_model.pb", "saved_model.pbtxt", "saved_model.cpb"))
-    return path.name == "saved_model.pb" and path.is_file()
 
 
 def _dtype_enum(name: str) -> str:

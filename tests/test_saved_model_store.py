@@ -369,3 +369,26 @@ def test_verify_decodes_what_open_skips(capsys):
     assert cli.main(["verify", str(case)]) == 1
     assert cli.main(["inspect", str(case)]) == 0
     capsys.readouterr()
+
+
+def _pb_field(tag: int, payload: bytes) -> bytes:
+    def varint(n: int) -> bytes:
+        out = bytearray()
+        while True:
+            out.append((n & 0x7F) | (0x80 if n > 0x7F else 0))
+            n >>= 7
+            if not n:
+                return bytes(out)
+    return varint(tag << 3 | 2) + varint(len(payload)) + payload
+
+
+def test_deeply_nested_metadata_json(tmp_path):
+    """Metadata JSON nested past Python's recursion limit is a CorruptFileError, not a crash."""
+    d = tmp_path / "m"
+    shutil.copytree(model_dir("tfk_seq_notraces"), d)
+    deep = ("[" * 200_000 + "]" * 200_000).encode()
+    # SavedMetadata.nodes (1): SavedObject {node_id 2 = 0 (default), node_path 3, metadata 5}
+    node = _pb_field(3, b"root") + _pb_field(5, deep)
+    (d / "keras_metadata.pb").write_bytes(_pb_field(1, node))
+    with pytest.raises(CorruptFileError, match="node 'root' \\(id 0\\): metadata is not valid JSON"):
+        ks.open(d)

@@ -230,7 +230,24 @@ def test_good_controls_read(tmp_path, name, fmt):
             assert (store[KERNEL] == mk.KERNEL).all()
 
 
-_CHILD = """
+# Peak RSS of this process only. ``ru_maxrss`` is wrong here: Linux keeps the high-water mark of
+# the mm that execve replaced, i.e. the forking pytest parent's RSS (over 1 GB once TF has been
+# imported by an interop test), so a child would "use" memory it never touched. VmHWM belongs to
+# the new mm; ru_maxrss stays the fallback where /proc is missing.
+_PEAK_RSS_KB = """
+def peak_rss_kb():
+    import resource
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+"""
+
+_CHILD = _PEAK_RSS_KB + """
 import json, resource, sys
 resource.setrlimit(resource.RLIMIT_AS, (3 << 30, 3 << 30))
 sys.path.insert(0, sys.argv[3])
@@ -244,7 +261,7 @@ except Exception as e:
     out = [type(e).__name__, str(e)]
 else:
     out = None
-rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+rss = peak_rss_kb()
 print(json.dumps([out, rss]))
 """
 
@@ -288,9 +305,8 @@ def test_bad_file(case, sandbox):
 
 # Prints its max RSS last, so every run can be checked for giant allocations.
 CLI = [sys.executable, "-c",
-       "import atexit, resource, sys\n"
-       "atexit.register(lambda: sys.stderr.write("
-       "'MAXRSS %d\\n' % resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))\n"
+       _PEAK_RSS_KB + "import atexit, sys\n"
+       "atexit.register(lambda: sys.stderr.write('MAXRSS %d\\n' % peak_rss_kb()))\n"
        "from kerasave.cli import main\n"
        "sys.exit(main())"]
 

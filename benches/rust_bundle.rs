@@ -89,7 +89,7 @@ fn bench_crc(c: &mut Criterion) {
         &prefix,
         std::slice::from_ref(&buf),
         &[[(buf.len() / 4) as u64]],
-        &[key.clone()],
+        std::slice::from_ref(&key),
     );
     let mut g = c.benchmark_group("crc32c");
     g.throughput(Throughput::Bytes(buf.len() as u64));

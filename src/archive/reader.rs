@@ -650,10 +650,7 @@ mod tests {
             err.to_string().contains("more than its declared size"),
             "{err}"
         );
-        assert!(
-            emitted <= n - 1,
-            "nothing past the declared size is handed on"
-        );
+        assert!(emitted < n, "nothing past the declared size is handed on");
         assert!(inflate(&z, n + 1, |_| {}).is_err());
         assert!(inflate(&z[..z.len() / 2], n, |_| {}).is_err());
         inflate(&deflate(b""), 0, |c| assert!(c.is_empty())).unwrap();

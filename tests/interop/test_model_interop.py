@@ -394,13 +394,7 @@ def test_tf_keras_load_model_legacy_h5(saved: Dict[str, SimpleNamespace],
             tf_keras.models.load_model(path)
 
 
-@pytest.mark.parametrize("name", [
-    pytest.param(n, marks=pytest.mark.xfail(
-        raises=TypeError, strict=False,
-        reason="tf_keras reconstruct_from_config gets node_index None for kerasave's SavedModel "
-               "of two nested Sequentials (its keras_metadata names their InputLayers "
-               "'input_layer'; tf_keras's own says '<first layer>_input'); notes/interop.md"))
-    if n == "nested_seq" else n for n in NAMES])
+@pytest.mark.parametrize("name", NAMES)
 def test_tf_keras_load_model_saved_model(saved: Dict[str, SimpleNamespace], name: str,
                                          tmp_path: Any) -> None:
     """A kerasave SavedModel directory (``model.save(dir)``) rebuilds in tf_keras from its

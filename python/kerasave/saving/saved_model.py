@@ -404,10 +404,16 @@ def _pre_node(layer: Any) -> bool:
     return False
 
 
-def _graph_inbound(model: Any, drop: frozenset = frozenset()) -> Dict[str, Any]:
+#: Key of `_graph_inbound`'s entry for the model's own ``input_layers``/``output_layers``
+#: triples (not a layer name: layer names are strings).
+_MODEL_IO = ("model", "io")
+
+
+def _graph_inbound(model: Any, drop: frozenset = frozenset()) -> Dict[Any, Any]:
     """Keras 2 ``inbound_nodes`` of a functional model's layers, read from the graph itself
     (``[[[producer, node, tensor, kwargs], ...], ...]``): node indices count the producer's
-    calls that belong to this model, from 1 for nested graph networks."""
+    calls that belong to this model, from 1 for nested graph networks. Under ``_MODEL_IO``,
+    the model's flat input and output triples in that numbering."""
     from kerasave.layers.base import KerasTensor, flatten
     from kerasave.saving.serialization import serialize_keras_object
 
@@ -425,6 +431,10 @@ def _graph_inbound(model: Any, drop: frozenset = frozenset()) -> Dict[str, Any]:
         return [layer.name, index.get(id(layer._inbound_nodes[ni]), ni), ti]
 
     out: Dict[str, Any] = {}
+    # The model's own inputs/outputs in the same numbering (a nested model's output is its
+    # call node, numbered from 1 like every other reference to it).
+    out[_MODEL_IO] = {"input_layers": [triple(t) for t in model.inputs],
+                      "output_layers": [triple(t) for t in model.outputs]}
     for layer in model._operations:
         if layer.name in drop and getattr(layer, "_IS_OPERATION", False):
             continue
@@ -593,6 +603,23 @@ def _fix_inbound(model: Any, record2: Dict[str, Any], drop: frozenset = frozense
             rec["inbound_nodes"] = graph[name]
         if name in by_name:
             _fix_inbound(by_name[name], rec, drop)
+    if _MODEL_IO in graph:
+        for key, triples in graph[_MODEL_IO].items():
+            if key in config:
+                config[key] = _renumbered(config[key], iter(triples))
+
+
+def _renumbered(value: Any, triples: Any) -> Any:
+    """``value`` (a Keras 2 ``input_layers``/``output_layers`` structure: one triple, or lists
+    or dicts of them) with each triple's node index taken, in flat order, from ``triples``."""
+    if isinstance(value, list) and len(value) == 3 and isinstance(value[0], str):
+        name, node_index, _ = next(triples)
+        return [value[0], node_index, value[2]] if name == value[0] else value
+    if isinstance(value, dict):
+        return {k: _renumbered(v, triples) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_renumbered(v, triples) for v in value]
+    return value
 
 
 def keras2_config(record: Dict[str, Any], model: Any = None) -> Dict[str, Any]:

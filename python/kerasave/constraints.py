@@ -4,11 +4,11 @@ numpy (kerasave does not train)."""
 
 from __future__ import annotations
 
-import inspect
 from typing import Any, Dict, Optional
 
 import numpy as np
 
+from kerasave._identifiers import resolve_identifier
 from kerasave.saving import registry as _registry
 
 __all__ = ["Constraint", "MaxNorm", "MinMaxNorm", "NonNeg", "UnitNorm", "deserialize", "get",
@@ -132,14 +132,5 @@ def get(identifier: Any) -> Optional[Constraint]:
     Raises:
         ValueError: The identifier names nothing.
     """
-    if identifier is None:
-        return None
-    if isinstance(identifier, dict):
-        obj = deserialize(identifier)
-    elif isinstance(identifier, str):
-        obj = _OBJECTS.get(identifier)
-    else:
-        obj = identifier
-    if callable(obj):
-        return obj() if inspect.isclass(obj) else obj
-    raise ValueError(f"Could not interpret constraint identifier: {identifier}")
+    return resolve_identifier(identifier, kind="constraint", deserialize=deserialize,
+                              lookup=_OBJECTS.get)

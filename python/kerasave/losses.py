@@ -10,6 +10,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
+from kerasave._identifiers import resolve_identifier
 from kerasave.saving import registry as _registry
 
 __all__ = ["Loss", "LossFunctionWrapper", "deserialize", "get", "serialize"]
@@ -433,26 +434,18 @@ def deserialize(name: Any, custom_objects: Optional[Mapping[str, Any]] = None) -
                                     module_objects=ALL_OBJECTS_DICT)
 
 
+def _lookup(name: str) -> Any:
+    """A loss by Keras name, else a registered object of that name."""
+    from kerasave.saving.registry import get_registered_object
+
+    return ALL_OBJECTS_DICT.get(name) or get_registered_object(name)
+
+
 def get(identifier: Any) -> Any:
     """A loss from None, a name, a record dict, a class (instantiated) or a callable.
 
     Raises:
         ValueError: The identifier does not give a loss.
     """
-    if identifier is None:
-        return None
-    if isinstance(identifier, dict):
-        obj = deserialize(identifier)
-    elif isinstance(identifier, str):
-        obj = ALL_OBJECTS_DICT.get(identifier, None)
-        if obj is None:
-            from kerasave.saving.registry import get_registered_object
-
-            obj = get_registered_object(identifier)
-    else:
-        obj = identifier
-    if callable(obj):
-        if inspect.isclass(obj):
-            obj = obj()
-        return obj
-    raise ValueError(f"Could not interpret loss identifier: {identifier}")
+    return resolve_identifier(identifier, kind="loss", deserialize=deserialize,
+                              lookup=_lookup)

@@ -10,6 +10,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
+from kerasave._identifiers import resolve_identifier
 from kerasave import losses as _losses
 from kerasave.layers.base import Variable, _np_dtype, to_snake_case, unique_name
 from kerasave.saving import registry as _registry
@@ -635,16 +636,5 @@ def get(identifier: Any) -> Any:
     Raises:
         ValueError: The identifier does not give a metric.
     """
-    if identifier is None:
-        return None
-    if isinstance(identifier, dict):
-        obj = deserialize(identifier)
-    elif isinstance(identifier, str):
-        obj = ALL_OBJECTS_DICT.get(identifier, None)
-    else:
-        obj = identifier
-    if callable(obj):
-        if inspect.isclass(obj):
-            obj = obj()
-        return obj
-    raise ValueError(f"Could not interpret metric identifier: {identifier}")
+    return resolve_identifier(identifier, kind="metric", deserialize=deserialize,
+                              lookup=ALL_OBJECTS_DICT.get)

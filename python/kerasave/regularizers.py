@@ -14,12 +14,12 @@ not train, but a loaded model's regularization loss can be evaluated).
 
 from __future__ import annotations
 
-import inspect
 import math
 from typing import Any, Dict, Optional
 
 import numpy as np
 
+from kerasave._identifiers import resolve_identifier
 from kerasave.saving import registry as _registry
 
 __all__ = ["L1", "L1L2", "L2", "OrthogonalRegularizer", "Regularizer", "deserialize", "get",
@@ -187,14 +187,5 @@ def get(identifier: Any) -> Optional[Regularizer]:
     Raises:
         ValueError: The identifier names nothing.
     """
-    if identifier is None:
-        return None
-    if isinstance(identifier, dict):
-        obj = deserialize(identifier)
-    elif isinstance(identifier, str):
-        obj = _OBJECTS.get(identifier)
-    else:
-        obj = identifier
-    if callable(obj):
-        return obj() if inspect.isclass(obj) else obj
-    raise ValueError(f"Could not interpret regularizer identifier: {identifier}")
+    return resolve_identifier(identifier, kind="regularizer", deserialize=deserialize,
+                              lookup=_OBJECTS.get)

@@ -486,3 +486,23 @@ def test_model_from_json_uses_the_recorded_keras_version() -> None:
         is hard_sigmoid_keras2
     data.pop("keras_version")
     assert keras.models.model_from_json(json.dumps(data)).layers[-1].activation is hard_sigmoid
+
+
+def test_add_variable_is_keras3_add_weight():
+    """Keras 3's ``add_variable(shape, initializer, ...)`` creates the same tracked variable."""
+
+    class Scale(keras.layers.Layer):
+        def build(self, input_shape):
+            self.kernel = self.add_variable((input_shape[-1], 2), "ones", name="kernel")
+            self.count = self.add_variable((), "zeros", dtype="int64", trainable=False,
+                                           name="count")
+
+        def call(self, x):
+            return x @ np.asarray(self.kernel)
+
+    layer = Scale(name="scale")
+    out = layer(np.ones((1, 3), "float32"))
+    np.testing.assert_array_equal(out, np.full((1, 2), 3.0, "float32"))
+    assert [w.path for w in layer.trainable_weights] == ["scale/kernel"]
+    assert [w.path for w in layer.non_trainable_weights] == ["scale/count"]
+    assert layer.non_trainable_weights[0].dtype == "int64"

@@ -583,6 +583,17 @@ class Layer:
 
     # -- weights ---------------------------------------------------------------------------
 
+    def add_variable(self, shape: Sequence[int], initializer: Any, dtype: Any = None,
+                     trainable: bool = True, autocast: bool = True, regularizer: Any = None,
+                     constraint: Any = None, aggregation: str = "none",
+                     name: Optional[str] = None) -> Variable:
+        """Keras 3's ``add_variable``: :meth:`add_weight` with ``shape`` and ``initializer``
+        required (the same variable, tracked the same way)."""
+        return self.add_weight(shape=shape, initializer=initializer, dtype=dtype,
+                               trainable=trainable, name=name, autocast=autocast,
+                               regularizer=regularizer, constraint=constraint,
+                               aggregation=aggregation)
+
     def add_weight(self, shape: Sequence[int] = (), initializer: Any = None,
                    dtype: Any = None, trainable: bool = True, name: Optional[str] = None,
                    **kwargs: Any) -> Variable:

@@ -121,7 +121,14 @@ impl AtomicFile {
         let mut temp_name = name.to_os_string();
         temp_name.push(format!(".tmp-{}-{n}", std::process::id()));
         let temp = target.with_file_name(temp_name);
-        let file = File::create(&temp).map_err(|e| Error::io(&temp, e))?;
+        // Readable too: a writer may read back what it wrote (a member's CRC).
+        let file = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&temp)
+            .map_err(|e| Error::io(&temp, e))?;
         Ok(AtomicFile {
             target: target.to_path_buf(),
             temp,
@@ -132,6 +139,20 @@ impl AtomicFile {
     /// The path the file will have once committed.
     pub fn target(&self) -> &Path {
         &self.target
+    }
+
+    /// The temp file's path (where the bytes are until committed).
+    pub fn temp_path(&self) -> &Path {
+        &self.temp
+    }
+
+    /// Flushes the buffer and gives the underlying file, for positioned writes and reads (a
+    /// member written by another library straight into the temp file, then patched). The caller
+    /// must leave the file position where the next buffered write belongs.
+    pub fn flushed_file(&mut self) -> io::Result<&mut File> {
+        let writer = self.file.as_mut().expect("AtomicFile used after commit");
+        writer.flush()?;
+        Ok(writer.get_mut())
     }
 
     /// Flushes, syncs and renames over the target.
@@ -218,6 +239,24 @@ mod tests {
             f.write_all(b"x").unwrap();
         }
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    #[test]
+    fn flushed_file_and_lazy_commit() {
+        use std::io::{Seek, SeekFrom};
+        use std::os::unix::fs::FileExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("c.bin");
+        let mut f = AtomicFile::create(&p).unwrap();
+        f.write_all(b"abc").unwrap();
+        assert!(f.temp_path().exists());
+        let file = f.flushed_file().unwrap();
+        file.write_all_at(b"X", 0).unwrap();
+        file.seek(SeekFrom::End(0)).unwrap();
+        f.write_all(b"d").unwrap();
+        f.commit_with(false).unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"Xbcd");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
     }
 
     #[test]

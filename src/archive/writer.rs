@@ -46,7 +46,31 @@ pub struct ArchiveWriter {
     force_zip64: bool,
     /// Set while a member is half written; a failure then leaves the archive unusable.
     broken: bool,
+    /// Sync before the rename on finish (see [`ArchiveWriter::set_durable`]).
+    durable: bool,
+    /// A member being written into the file by someone else (see
+    /// [`ArchiveWriter::begin_external`]).
+    external: Option<External>,
 }
+
+/// The member between [`ArchiveWriter::begin_external`] and [`ArchiveWriter::finish_external`].
+struct External {
+    name: String,
+    align: u64,
+    header_offset: u64,
+    data_offset: u64,
+    /// Everything before `header_offset`, rewritten after the other writer truncated the file.
+    prefix: Vec<u8>,
+}
+
+/// The largest padding field [`ArchiveWriter::begin_external`] accepts: a local extra field
+/// holds at most 65535 bytes, and 20 of them may become a ZIP64 field once the size is known.
+const MAX_EXTERNAL_PAD: u64 = 65535 - 6 - 20;
+/// HDF5 superblock v0: base address and end-of-file address (keras_formats.md; the file
+/// format spec, "Superblock Format Version 0").
+const SB_BASE: usize = 24;
+const SB_EOF: usize = 40;
+const HDF5_SIGNATURE: &[u8; 8] = b"\x89HDF\r\n\x1a\n";
 
 /// What the central directory needs to know about a written member.
 struct Entry {
@@ -66,7 +90,172 @@ impl ArchiveWriter {
             names: NameSet::default(),
             force_zip64: false,
             broken: false,
+            durable: true,
+            external: None,
         })
+    }
+
+    /// Whether [`ArchiveWriter::finish`] syncs the archive before renaming it (default on).
+    /// Off, the write is still atomic (temp + rename), as `zipfile`'s and Keras's are not even
+    /// that, but a power cut may leave the new name over unwritten blocks.
+    pub fn set_durable(&mut self, on: bool) {
+        self.durable = on;
+    }
+
+    /// The temp file the archive is written to (renamed over the target by `finish`).
+    pub fn temp_path(&self) -> &Path {
+        self.out.temp_path()
+    }
+
+    /// Reserves member `name` for an HDF5 file that libhdf5 writes straight into the archive's
+    /// temp file, its superblock at the returned offset `U` (a power of two, a multiple of
+    /// `align`): open an [`crate::h5::H5Writer::create_in_place`] on [`Self::temp_path`] with
+    /// userblock `U`, write it, finish it, then call [`Self::finish_external`].
+    ///
+    /// libhdf5 truncates the file when it creates it, so the members written so far are kept
+    /// in memory and put back afterwards. Returns `None` (and changes nothing) when the member
+    /// cannot start at a power of two right after them: the padding between them and `U`
+    /// would not fit the local header's extra field (a config.json of more than ~64 KiB can do
+    /// that). The caller then writes the file elsewhere and uses [`Self::add_file`].
+    pub fn begin_external(&mut self, name: &str, align: u64) -> Result<Option<u64>> {
+        self.check_new(name, align)?;
+        // Header, name, the padding field's 6 bytes, and room for a ZIP64 field.
+        let min_end = [LOCAL_LEN as u64, name.len() as u64, 6, 20]
+            .into_iter()
+            .try_fold(self.offset, checked_add)?;
+        let start = min_end
+            .max(align)
+            .max(512)
+            .checked_next_power_of_two()
+            .ok_or_else(|| Error::InvalidArgument("archive offset overflows".into()))?;
+        if start - min_end > MAX_EXTERNAL_PAD {
+            return Ok(None);
+        }
+        let header_offset = self.offset;
+        let mut prefix = vec![0u8; usize::try_from(header_offset).map_err(|_| {
+            Error::InvalidArgument("archive prefix beyond the address space".into())
+        })?];
+        use std::os::unix::fs::FileExt;
+        let target = self.out.target().to_path_buf();
+        let file = self
+            .out
+            .flushed_file()
+            .map_err(|e| Error::io(&target, e))?;
+        file.read_exact_at(&mut prefix, 0)
+            .map_err(|e| Error::io(&target, e))?;
+        self.names.insert(name).map_err(Error::InvalidArgument)?;
+        self.broken = true;
+        self.external = Some(External {
+            name: name.to_string(),
+            align,
+            header_offset,
+            data_offset: start,
+            prefix,
+        });
+        Ok(Some(start))
+    }
+
+    /// Completes the member begun by [`Self::begin_external`] once the HDF5 file is closed:
+    /// the file from `U` on is the member. Its superblock's base address is set back to 0 and
+    /// its end-of-file address made relative, so the member's bytes are exactly the HDF5 file
+    /// libhdf5 writes without a userblock. Then the members before it and its local header
+    /// (CRC over the member, read back) are written in front, and appending resumes at the end.
+    pub fn finish_external(&mut self) -> Result<()> {
+        use std::os::unix::fs::FileExt;
+        let ext = self.external.take().ok_or_else(|| {
+            Error::InvalidArgument("no member was begun with begin_external".into())
+        })?;
+        let target = self.out.target().to_path_buf();
+        let io_err = |e: std::io::Error| Error::io(&target, e);
+        let bad = |what: String| {
+            Error::corrupt(format!("member {}: {what}", ext.name)).in_file(&target)
+        };
+        let file = self.out.flushed_file().map_err(io_err)?;
+        let len = file.metadata().map_err(io_err)?.len();
+        let u = ext.data_offset;
+        if len < u + 56 {
+            return Err(bad(format!("HDF5 file ends at {len}, before its superblock")));
+        }
+        let mut sb = [0u8; 56];
+        file.read_exact_at(&mut sb, u).map_err(io_err)?;
+        let field = |at: usize| u64::from_le_bytes(sb[at..at + 8].try_into().unwrap_or([0; 8]));
+        if &sb[..8] != HDF5_SIGNATURE || sb[8] != 0 || sb[13] != 8 {
+            return Err(bad("not an HDF5 superblock v0 with 8-byte offsets".into()));
+        }
+        if field(SB_BASE) != u || field(SB_EOF) != len {
+            return Err(bad(format!(
+                "superblock base {} / end {} do not match userblock {u} / file length {len}",
+                field(SB_BASE),
+                field(SB_EOF)
+            )));
+        }
+        let size = len - u;
+        sb[SB_BASE..SB_BASE + 8].copy_from_slice(&0u64.to_le_bytes());
+        sb[SB_EOF..SB_EOF + 8].copy_from_slice(&size.to_le_bytes());
+        file.write_all_at(&sb, u).map_err(io_err)?;
+
+        let mut crc = crc32fast::Hasher::new();
+        let mut buf = vec![0u8; COPY_CHUNK];
+        let mut at = u;
+        while at < len {
+            let n = usize::try_from((len - at).min(COPY_CHUNK as u64)).unwrap_or(COPY_CHUNK);
+            let chunk = buf.get_mut(..n).unwrap_or(&mut []);
+            file.read_exact_at(chunk, at).map_err(io_err)?;
+            crc.update(chunk);
+            at += n as u64;
+        }
+        let crc = crc.finalize();
+        let zip64 = self.force_zip64 || size > ZIP64_LIMIT;
+        let mut header = Vec::with_capacity(usize::try_from(u).unwrap_or(0));
+        header.extend_from_slice(&ext.prefix);
+        let fixed = [LOCAL_LEN as u64, ext.name.len() as u64]
+            .into_iter()
+            .try_fold(ext.header_offset, checked_add)?;
+        let extra_len = u - fixed;
+        let mut extra = Vec::with_capacity(extra_len as usize);
+        if zip64 {
+            extra.put16(ZIP64_EXTRA_ID);
+            extra.put16(16);
+            extra.put64(size);
+            extra.put64(size);
+        }
+        let pad = extra_len - extra.len() as u64 - 6;
+        extra.put16(ALIGN_EXTRA_ID);
+        extra.put16(2 + pad as u16); // pad <= MAX_EXTERNAL_PAD + 20
+        extra.put16(ext.align.clamp(1, MAX_ALIGN) as u16);
+        extra.resize(extra_len as usize, 0);
+        LocalHeader {
+            signature: LOCAL_SIG,
+            version_needed: if zip64 {
+                VERSION_ZIP64
+            } else {
+                VERSION_DEFAULT
+            },
+            flags: name_flags(&ext.name),
+            method: METHOD_STORED,
+            time: 0,
+            date: DOS_DATE_1980,
+            crc32: crc,
+            compressed_size: field32(size, zip64),
+            size: field32(size, zip64),
+            name_len: u16_len(ext.name.len())?,
+            extra_len: u16_len(extra.len())?,
+        }
+        .encode(&mut header);
+        header.extend_from_slice(ext.name.as_bytes());
+        header.extend_from_slice(&extra);
+        debug_assert_eq!(header.len() as u64, u);
+        file.write_all_at(&header, 0).map_err(io_err)?;
+        file.seek(SeekFrom::Start(len)).map_err(io_err)?;
+        self.entries.push(Entry {
+            name: ext.name,
+            crc32: crc,
+            size,
+            header_offset: ext.header_offset,
+        });
+        self.offset = len;
+        self.broken = false;
+        Ok(())
     }
 
     /// Writes ZIP64 records for every member and the end of the archive, even where the sizes
@@ -240,7 +429,7 @@ impl ArchiveWriter {
         }
         .encode(&mut cd);
         self.write(&cd)?;
-        self.out.commit()
+        self.out.commit_with(self.durable)
     }
 
     /// Validates a new member before anything is written, so a refused one leaves the writer

@@ -39,6 +39,10 @@ pub struct H5Writer {
     target: PathBuf,
     temp: PathBuf,
     done: bool,
+    /// Sync before the rename (see [`H5Writer::set_durable`]).
+    durable: bool,
+    /// Writing another writer's file: no temp, no rename, nothing removed on drop.
+    in_place: bool,
 }
 
 fn io_error(path: &Path, what: &str) -> Error {
@@ -77,6 +81,32 @@ impl H5Writer {
         // Create it ourselves first so a missing directory or a permission problem is a proper
         // io::Error (NotFound, PermissionDenied) rather than a libhdf5 message.
         fs::File::create(&temp).map_err(|e| Error::io(&temp, e))?;
+        Self::open_with(path, temp, 0, false)
+    }
+
+    /// Writes the existing file `path` itself, truncating it, with the HDF5 data starting at
+    /// `userblock` (a power of two, at least 512; libhdf5 leaves the bytes before it zero and
+    /// records the offset as the superblock's base address). No temp file, no rename, no sync:
+    /// [`H5Writer::finish`] only closes, and dropping it unfinished leaves the file to its owner.
+    /// This is how a `.keras` gets its weights member written in place inside the archive's own
+    /// temp file ([`crate::archive::ArchiveWriter::begin_external`]).
+    pub fn create_in_place(path: &Path, userblock: u64) -> Result<Self> {
+        if userblock != 0 && (userblock < 512 || !userblock.is_power_of_two()) {
+            return Err(Error::InvalidArgument(format!(
+                "HDF5 userblock {userblock} is not 0 or a power of two >= 512"
+            )));
+        }
+        Self::open_with(path, path.to_path_buf(), userblock, true)
+    }
+
+    /// Whether [`H5Writer::finish`] syncs the file before renaming it (default on). Off, the
+    /// write is still atomic (temp file + rename) but not durable across a power cut, like
+    /// h5py's and Keras's.
+    pub fn set_durable(&mut self, on: bool) {
+        self.durable = on;
+    }
+
+    fn open_with(path: &Path, temp: PathBuf, userblock: u64, in_place: bool) -> Result<Self> {
         let ctemp = match temp.to_str().map(CString::new) {
             Some(Ok(c)) => c,
             _ => {
@@ -111,6 +141,13 @@ impl H5Writer {
                 )?;
             }
             let fcpl = no_times(*g::H5P_FILE_CREATE)?;
+            if userblock != 0 {
+                // SAFETY: file-creation list; the size was checked to be a power of two >= 512.
+                check(
+                    unsafe { h5p::H5Pset_userblock(fcpl.id(), userblock) },
+                    "H5Pset_userblock",
+                )?;
+            }
             let gcpl = no_times(*g::H5P_GROUP_CREATE)?;
             let dcpl = no_times(*g::H5P_DATASET_CREATE)?;
             // SAFETY: NUL-terminated path, valid property lists.
@@ -129,9 +166,13 @@ impl H5Writer {
                 target: path.to_path_buf(),
                 temp,
                 done: false,
+                durable: true,
+                in_place,
             }),
             Err(e) => {
-                let _ = fs::remove_file(&temp);
+                if !in_place {
+                    let _ = fs::remove_file(&temp);
+                }
                 Err(e)
             }
         }
@@ -390,15 +431,22 @@ impl H5Writer {
         .map_err(write_error)
     }
 
-    /// Closes the file (libhdf5 flushes its metadata), syncs it and renames it over the target.
+    /// Closes the file (libhdf5 flushes its metadata), syncs it (unless
+    /// [`H5Writer::set_durable`]`(false)`) and renames it over the target. In place
+    /// ([`H5Writer::create_in_place`]) it only closes.
     pub fn finish(mut self) -> Result<()> {
         if let Some(fid) = self.fid.take() {
             fid.close()
                 .map_err(|e| Error::io(&self.temp, io::Error::other(e.to_string())))?;
         }
-        let f = fs::File::open(&self.temp).map_err(|e| Error::io(&self.temp, e))?;
-        f.sync_all().map_err(|e| Error::io(&self.temp, e))?;
-        drop(f);
+        if self.in_place {
+            self.done = true;
+            return Ok(());
+        }
+        if self.durable {
+            let f = fs::File::open(&self.temp).map_err(|e| Error::io(&self.temp, e))?;
+            f.sync_all().map_err(|e| Error::io(&self.temp, e))?;
+        }
         fs::rename(&self.temp, &self.target).map_err(|e| Error::io(&self.target, e))?;
         self.done = true;
         Ok(())
@@ -408,7 +456,7 @@ impl H5Writer {
 impl Drop for H5Writer {
     fn drop(&mut self) {
         drop(self.fid.take());
-        if !self.done {
+        if !self.done && !self.in_place {
             let _ = fs::remove_file(&self.temp);
         }
     }

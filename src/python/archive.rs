@@ -239,6 +239,45 @@ finish_once_writer! {
             self.slot.with(py, |w| w.add_bytes_aligned(name, data, align))
         }
 
+        /// Starts member `name` as an HDF5 file written straight into the archive (no temp file,
+        /// no copy): returns an `H5Writer` whose data lands at a power-of-two offset, a multiple
+        /// of `align`, or None when the members before it are too large for that (write a temp
+        /// file and use `add_file`). Fill the writer, then call `end_hdf5(writer)`; nothing
+        /// else may be added in between.
+        #[pyo3(signature = (name, align = 4096))]
+        fn begin_hdf5(
+            &self,
+            py: Python<'_>,
+            name: &str,
+            align: u64,
+        ) -> PyResult<Option<super::h5::PyH5Writer>> {
+            let made = self.slot.with(py, |w| {
+                let Some(start) = w.begin_external(name, align)? else {
+                    return Ok(None);
+                };
+                let temp = w.temp_path().to_path_buf();
+                let h5 = crate::h5::H5Writer::create_in_place(&temp, start)?;
+                Ok(Some(h5))
+            })?;
+            Ok(made.map(|h5| super::h5::PyH5Writer {
+                slot: super::writer::WriterSlot::from_writer(
+                    h5,
+                    self.slot.path().join(name),
+                ),
+            }))
+        }
+
+        /// Closes the `H5Writer` from `begin_hdf5` and completes its member (CRC, header).
+        fn end_hdf5(&self, py: Python<'_>, writer: &super::h5::PyH5Writer) -> PyResult<()> {
+            let h5 = writer.slot.take().ok_or_else(|| {
+                pyo3::exceptions::PyValueError::new_err("the H5Writer is already finished")
+            })?;
+            self.slot.with(py, move |w| {
+                h5.finish()?;
+                w.finish_external()
+            })
+        }
+
         /// Adds the file at `path` as member `name` (streamed, never held in memory), its data at
         /// a multiple of `align` (4096 for Keras weights).
         #[pyo3(signature = (name, path, align = 1))]

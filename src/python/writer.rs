@@ -24,6 +24,8 @@ pub(crate) trait FinishOnce: Sized + Send {
     /// The Python class name, for messages and `repr`.
     const PY_NAME: &'static str;
     fn create(path: &Path) -> Result<Self, Error>;
+    /// Whether `finish` syncs before the rename (Python's `fsync=`).
+    fn set_durable(&mut self, durable: bool);
     fn finish(self) -> Result<(), Error>;
 }
 
@@ -34,13 +36,24 @@ pub(crate) struct WriterSlot<W> {
 }
 
 impl<W: FinishOnce> WriterSlot<W> {
-    /// Creates the writer (GIL released).
-    pub(crate) fn create(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
-        let writer = py.detach(|| W::create(&path))?;
-        Ok(WriterSlot {
+    /// Creates the writer (GIL released); `fsync`: sync before the rename.
+    pub(crate) fn create(py: Python<'_>, path: PathBuf, fsync: bool) -> PyResult<Self> {
+        let mut writer = py.detach(|| W::create(&path))?;
+        writer.set_durable(fsync);
+        Ok(Self::from_writer(writer, path))
+    }
+
+    /// Wraps a writer made elsewhere (an HDF5 member written inside an archive).
+    pub(crate) fn from_writer(writer: W, path: PathBuf) -> Self {
+        WriterSlot {
             inner: Mutex::new(Some(writer)),
             path,
-        })
+        }
+    }
+
+    /// Takes the open writer out (None if finished or aborted).
+    pub(crate) fn take(&self) -> Option<W> {
+        self.lock().take()
     }
 
     pub(crate) fn path(&self) -> &Path {
@@ -120,7 +133,7 @@ macro_rules! finish_once_writer {
         $(#[$meta])*
         #[pyclass(frozen, module = "kerasave._core", name = $py_name)]
         pub struct $class {
-            slot: $crate::python::writer::WriterSlot<$writer>,
+            pub(crate) slot: $crate::python::writer::WriterSlot<$writer>,
         }
 
         impl $crate::python::writer::FinishOnce for $writer {
@@ -132,6 +145,10 @@ macro_rules! finish_once_writer {
                 <$writer>::create(path)
             }
 
+            fn set_durable(&mut self, durable: bool) {
+                <$writer>::set_durable(self, durable)
+            }
+
             fn finish(self) -> ::std::result::Result<(), $crate::error::Error> {
                 <$writer>::finish(self)
             }
@@ -140,9 +157,10 @@ macro_rules! finish_once_writer {
         #[pymethods]
         impl $class {
             #[new]
-            fn new(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
+            #[pyo3(signature = (path, fsync = true))]
+            fn new(py: Python<'_>, path: PathBuf, fsync: bool) -> PyResult<Self> {
                 Ok($class {
-                    slot: $crate::python::writer::WriterSlot::create(py, path)?,
+                    slot: $crate::python::writer::WriterSlot::create(py, path, fsync)?,
                 })
             }
 

@@ -59,8 +59,12 @@ struct External {
     align: u64,
     header_offset: u64,
     data_offset: u64,
-    /// Everything before `header_offset`, rewritten after the other writer truncated the file.
+    /// The members written before it, rewritten after the other writer truncated the file:
+    /// in front of it (from offset 0), or after it when `relocate`.
     prefix: Vec<u8>,
+    /// The earlier members did not fit before a power-of-two offset: they move behind this
+    /// member (their central-directory order, which is what readers list, is kept).
+    relocate: bool,
 }
 
 /// The largest padding field [`ArchiveWriter::begin_external`] accepts: a local extra field
@@ -78,6 +82,8 @@ struct Entry {
     crc32: u32,
     size: u64,
     header_offset: u64,
+    /// Written with an alignment > 1 (its padding depends on where it is; it cannot move).
+    aligned: bool,
 }
 
 impl ArchiveWriter {
@@ -113,26 +119,37 @@ impl ArchiveWriter {
     /// userblock `U`, write it, finish it, then call [`Self::finish_external`].
     ///
     /// libhdf5 truncates the file when it creates it, so the members written so far are kept
-    /// in memory and put back afterwards. Returns `None` (and changes nothing) when the member
-    /// cannot start at a power of two right after them: the padding between them and `U`
-    /// would not fit the local header's extra field (a config.json of more than ~64 KiB can do
-    /// that). The caller then writes the file elsewhere and uses [`Self::add_file`].
+    /// in memory and put back afterwards. When the padding between them and the next power of
+    /// two would not fit the local header's extra field (a config.json of more than ~64 KiB),
+    /// the new member is placed first in the file and the earlier members are written after
+    /// it; the central directory keeps the order they were added in. Returns `None` (and
+    /// changes nothing) if that is impossible too (an earlier member was aligned): the caller
+    /// then writes the file elsewhere and uses [`Self::add_file`].
     pub fn begin_external(&mut self, name: &str, align: u64) -> Result<Option<u64>> {
         self.check_new(name, align)?;
-        // Header, name, the padding field's 6 bytes, and room for a ZIP64 field.
-        let min_end = [LOCAL_LEN as u64, name.len() as u64, 6, 20]
-            .into_iter()
-            .try_fold(self.offset, checked_add)?;
-        let start = min_end
-            .max(align)
-            .max(512)
-            .checked_next_power_of_two()
-            .ok_or_else(|| Error::InvalidArgument("archive offset overflows".into()))?;
-        if start - min_end > MAX_EXTERNAL_PAD {
-            return Ok(None);
+        let placement = |at: u64| -> Result<(u64, u64)> {
+            // Header, name, the padding field's 6 bytes, and room for a ZIP64 field.
+            let min_end = [LOCAL_LEN as u64, name.len() as u64, 6, 20]
+                .into_iter()
+                .try_fold(at, checked_add)?;
+            let start = min_end
+                .max(align)
+                .max(512)
+                .checked_next_power_of_two()
+                .ok_or_else(|| Error::InvalidArgument("archive offset overflows".into()))?;
+            Ok((min_end, start))
+        };
+        let (min_end, mut start) = placement(self.offset)?;
+        let mut header_offset = self.offset;
+        let relocate = start - min_end > MAX_EXTERNAL_PAD;
+        if relocate {
+            if self.entries.iter().any(|e| e.aligned) {
+                return Ok(None);
+            }
+            header_offset = 0;
+            start = placement(0)?.1;
         }
-        let header_offset = self.offset;
-        let mut prefix = vec![0u8; usize::try_from(header_offset).map_err(|_| {
+        let mut prefix = vec![0u8; usize::try_from(self.offset).map_err(|_| {
             Error::InvalidArgument("archive prefix beyond the address space".into())
         })?];
         use std::os::unix::fs::FileExt;
@@ -151,6 +168,7 @@ impl ArchiveWriter {
             header_offset,
             data_offset: start,
             prefix,
+            relocate,
         });
         Ok(Some(start))
     }
@@ -207,7 +225,9 @@ impl ArchiveWriter {
         let crc = crc.finalize();
         let zip64 = self.force_zip64 || size > ZIP64_LIMIT;
         let mut header = Vec::with_capacity(usize::try_from(u).unwrap_or(0));
-        header.extend_from_slice(&ext.prefix);
+        if !ext.relocate {
+            header.extend_from_slice(&ext.prefix);
+        }
         let fixed = [LOCAL_LEN as u64, ext.name.len() as u64]
             .into_iter()
             .try_fold(ext.header_offset, checked_add)?;
@@ -246,14 +266,23 @@ impl ArchiveWriter {
         header.extend_from_slice(&extra);
         debug_assert_eq!(header.len() as u64, u);
         file.write_all_at(&header, 0).map_err(io_err)?;
-        file.seek(SeekFrom::Start(len)).map_err(io_err)?;
+        let mut end = len;
+        if ext.relocate {
+            file.write_all_at(&ext.prefix, len).map_err(io_err)?;
+            for e in &mut self.entries {
+                e.header_offset = checked_add(e.header_offset, len)?;
+            }
+            end = checked_add(len, ext.prefix.len() as u64)?;
+        }
+        file.seek(SeekFrom::Start(end)).map_err(io_err)?;
         self.entries.push(Entry {
             name: ext.name,
             crc32: crc,
             size,
             header_offset: ext.header_offset,
+            aligned: true,
         });
-        self.offset = len;
+        self.offset = end;
         self.broken = false;
         Ok(())
     }
@@ -509,6 +538,7 @@ impl ArchiveWriter {
             crc32,
             size,
             header_offset,
+            aligned: align > 1,
         });
         self.broken = true;
         self.write(&header)

@@ -527,3 +527,134 @@ def test_npz_refuses_unsafe_member_names(tmp_path, key):
 def test_npz_refuses_objects(tmp_path):
     with pytest.raises(TypeError):
         ks.save_tensors(tmp_path / "m.npz", {"o": np.array([object()], dtype=object)})
+
+
+# -- fsync=False and the in-place .keras weights member (writes, session 2) ----------------------
+
+NOSYNC_CASES = [
+    ("w.weights.h5", {}),
+    ("w.weights.json", {"max_shard_size": 64}),
+    ("m.keras", {"config": {"class_name": "Sequential"}}),
+    ("m.h5", {"config": {"class_name": "Sequential"}}),
+    ("w.h5", {}),
+    ("ckpt", {}),
+    ("t.safetensors", {}),
+    ("t.npz", {}),
+]
+
+
+@pytest.mark.parametrize("name,kwargs", NOSYNC_CASES)
+def test_fsync_false_is_still_atomic(tmp_path, monkeypatch, name, kwargs):
+    """Every format takes fsync=False: same contents, no temp file left, the target replaced by
+    rename (a reader holding the old file keeps its bytes), and no os.fsync from Python."""
+    t = {"layers/dense/vars/0": np.arange(12, dtype=np.float32).reshape(3, 4),
+         "layers/dense/vars/1": np.ones(4, np.float32)}
+    if name.endswith(".h5") and not name.endswith(".weights.h5"):
+        root = "model_weights/" if "config" in kwargs else ""
+        t = {f"{root}dense/kernel": t["layers/dense/vars/0"],
+             f"{root}dense/bias": t["layers/dense/vars/1"]}
+    target = tmp_path / name
+    ks.save_tensors(target, t, **kwargs)
+    first = {p.name: p.stat().st_ino for p in tmp_path.iterdir()}
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
+    ks.save_tensors(target, t, fsync=False, **kwargs)
+    assert synced == []
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == sorted(first), "no temp file left behind"
+    assert not any(".tmp" in n for n in names)
+    main_file = "ckpt.index" if name == "ckpt" else name
+    assert (tmp_path / main_file).stat().st_ino != first[main_file], "replaced by rename"
+    if name.endswith(".npz"):
+        with np.load(target, allow_pickle=False) as z:
+            assert all(z[k].tobytes() == v.tobytes() for k, v in t.items())
+        return
+    with ks.open(target) as store:
+        assert_same(store, t)
+
+
+def test_keras_weights_member_is_the_weights_file(tmp_path):
+    """The weights written in place inside the archive (HDF5 userblock, base address patched)
+    are byte-for-byte the `.weights.h5` of the same tensors, and h5py opens the extracted member
+    as an ordinary file."""
+    t, attrs = tensors_k3(), k3_attrs()
+    config = {"class_name": "Functional", "config": {"name": "m"}}
+    for fsync in (True, False):
+        out = ks.save_tensors(tmp_path / f"m{fsync}.keras", t, config=config, attrs=attrs,
+                              fsync=fsync)
+        plain = ks.save_tensors(tmp_path / f"w{fsync}.weights.h5", t, attrs=attrs)
+        with zipfile.ZipFile(out) as z:
+            member = z.read("model.weights.h5")
+            info = z.getinfo("model.weights.h5")
+        assert member == Path(plain).read_bytes()
+        assert member[:8] == b"\x89HDF\r\n\x1a\n"
+        assert struct.unpack_from("<Q", member, 24)[0] == 0, "base address"
+        assert struct.unpack_from("<Q", member, 40)[0] == len(member), "end-of-file address"
+        extracted = tmp_path / f"x{fsync}.h5"
+        extracted.write_bytes(member)
+        with h5py.File(extracted, "r") as f:
+            np.testing.assert_array_equal(f["layers/dense/vars/0"][()], t["layers/dense/vars/0"])
+        a = _core.KerasArchive(os.fspath(out))
+        m = a.member_info("model.weights.h5")
+        assert m["data_offset"] % 4096 == 0 and m["header_offset"] == info.header_offset
+        assert m["crc32"] == info.CRC
+        a.verify_all()
+
+
+@pytest.mark.parametrize("config_len", [60_000, 400_000])
+def test_keras_archive_with_a_large_config(tmp_path, config_len):
+    """A config too large for the JSON members to sit before a power-of-two offset: the weights
+    member goes first in the file, the JSON members after it, the listed order stays Keras's."""
+    t = tensors_k3()
+    config = {"class_name": "Functional", "config": {"name": "m", "pad": "x" * config_len}}
+    out = ks.save_tensors(tmp_path / "big.keras", t, config=config, attrs=k3_attrs(),
+                          assets={"v.txt": b"vocab"}, fsync=False)
+    with zipfile.ZipFile(out) as z:
+        assert z.testzip() is None
+        assert z.namelist() == ["metadata.json", "config.json", "model.weights.h5",
+                                "assets/v.txt"]
+        assert json.loads(z.read("config.json")) == config
+    with ks.open(out, verify=True) as store:
+        assert store.weights_in_place and store.weights_range[0] % 4096 == 0
+        assert store.config == config
+        assert_same(store, t)
+        assert store.read_asset("v.txt") == b"vocab"
+        store.verify()
+    assert [p.name for p in tmp_path.iterdir()] == ["big.keras"]
+
+
+def test_keras_archive_failing_half_way_leaves_the_old_file(tmp_path):
+    """An error while the weights are being written into the archive (an attribute that cannot
+    be stored) leaves the previous archive and no temp file."""
+    target = tmp_path / "m.keras"
+    config = {"class_name": "Sequential"}
+    t = {"layers/dense/vars/0": np.ones((2, 2), np.float32)}
+    ks.save_tensors(target, t, config=config)
+    before = target.read_bytes()
+    with pytest.raises((TypeError, ValueError)):
+        ks.save_tensors(target, t, config=config,
+                        attrs={"/layers/dense/vars": {"name": object()}}, fsync=False)
+    assert target.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["m.keras"]
+
+
+def test_archive_writer_hdf5_member_api(tmp_path):
+    """ArchiveWriter.begin_hdf5 / end_hdf5 directly: nothing may be added in between, and the
+    H5Writer cannot be ended twice."""
+    path = tmp_path / "a.keras"
+    with _core.ArchiveWriter(os.fspath(path), fsync=False) as z:
+        z.add_bytes("metadata.json", b"{}")
+        w = z.begin_hdf5("model.weights.h5", 4096)
+        assert w is not None
+        w.write_dataset("layers/d/vars/0", np.arange(6, dtype=np.float32))
+        with pytest.raises(ValueError):
+            z.add_bytes("config.json", b"{}")
+        z.end_hdf5(w)
+        with pytest.raises(ValueError):
+            z.end_hdf5(w)
+    with pytest.raises(ValueError):
+        _core.ArchiveWriter(os.fspath(tmp_path / "b.keras")).end_hdf5(w)
+    a = _core.KerasArchive(os.fspath(path))
+    assert a.names() == ["metadata.json", "model.weights.h5"]
+    a.verify_all()

@@ -155,6 +155,32 @@ impl AtomicFile {
         Ok(writer.get_mut())
     }
 
+    /// Flushes and unlinks the temp file, keeping its (now nameless) file open, so that another
+    /// library can create a fresh file under the temp name; [`AtomicFile::reopen_temp`] then
+    /// adopts that file. (Letting the other library truncate ours instead would make ext4's
+    /// `auto_da_alloc` start writeback of everything it writes when it closes the file: a
+    /// truncated-then-rewritten file is flushed on close, which costs as much as a sync.)
+    pub fn unlink_temp(&mut self) -> io::Result<()> {
+        self.flushed_file()?;
+        fs::remove_file(&self.temp)
+    }
+
+    /// Opens the file now at the temp name (read and write, not truncated) and writes there from
+    /// now on, at its start; the previous file is closed. See [`AtomicFile::unlink_temp`].
+    pub fn reopen_temp(&mut self) -> io::Result<()> {
+        let file = fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open(&self.temp)?;
+        let old = self
+            .file
+            .replace(io::BufWriter::with_capacity(1 << 20, file));
+        if let Some(old) = old {
+            old.into_inner().map_err(|e| e.into_error())?;
+        }
+        Ok(())
+    }
+
     /// Flushes, syncs and renames over the target.
     pub fn commit(self) -> Result<()> {
         self.commit_with(true)
@@ -257,6 +283,22 @@ mod tests {
         f.commit_with(false).unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"Xbcd");
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn temp_replaced_by_another_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("r.bin");
+        let mut f = AtomicFile::create(&p).unwrap();
+        f.write_all(b"old").unwrap();
+        f.unlink_temp().unwrap();
+        assert!(!f.temp_path().exists());
+        assert!(f.reopen_temp().is_err(), "nothing there yet");
+        fs::write(f.temp_path(), b"new").unwrap();
+        f.reopen_temp().unwrap();
+        f.write_all(b"N").unwrap(); // at the start: the caller seeks where it wants
+        f.commit_with(false).unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"New");
     }
 
     #[test]

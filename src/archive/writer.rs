@@ -118,7 +118,7 @@ impl ArchiveWriter {
     /// `align`): open an [`crate::h5::H5Writer::create_in_place`] on [`Self::temp_path`] with
     /// userblock `U`, write it, finish it, then call [`Self::finish_external`].
     ///
-    /// libhdf5 truncates the file when it creates it, so the members written so far are kept
+    /// libhdf5 creates the file afresh (the temp name is unlinked first), so the members written so far are kept
     /// in memory and put back afterwards. When the padding between them and the next power of
     /// two would not fit the local header's extra field (a config.json of more than ~64 KiB),
     /// the new member is placed first in the file and the earlier members are written after
@@ -160,6 +160,8 @@ impl ArchiveWriter {
             .map_err(|e| Error::io(&target, e))?;
         file.read_exact_at(&mut prefix, 0)
             .map_err(|e| Error::io(&target, e))?;
+        // libhdf5 creates the file afresh under the temp name (see `AtomicFile::unlink_temp`).
+        self.out.unlink_temp().map_err(|e| Error::io(&target, e))?;
         self.names.insert(name).map_err(Error::InvalidArgument)?;
         self.broken = true;
         self.external = Some(External {
@@ -188,6 +190,7 @@ impl ArchiveWriter {
         let bad = |what: String| {
             Error::corrupt(format!("member {}: {what}", ext.name)).in_file(&target)
         };
+        self.out.reopen_temp().map_err(io_err)?;
         let file = self.out.flushed_file().map_err(io_err)?;
         let len = file.metadata().map_err(io_err)?.len();
         let u = ext.data_offset;

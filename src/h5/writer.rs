@@ -14,7 +14,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use hdf5_metno_sys::h5::hsize_t;
 use hdf5_metno_sys::h5d;
-use hdf5_metno_sys::h5f::{self, H5F_close_degree_t, H5F_libver_t, H5F_ACC_TRUNC};
+use hdf5_metno_sys::h5f::{self, H5F_close_degree_t, H5F_libver_t, H5F_ACC_EXCL};
 use hdf5_metno_sys::h5g;
 use hdf5_metno_sys::h5l;
 use hdf5_metno_sys::h5o::{self, H5O_type_t, H5O_INFO_BASIC};
@@ -79,12 +79,19 @@ impl H5Writer {
         ));
         let temp = path.with_file_name(temp_name);
         // Create it ourselves first so a missing directory or a permission problem is a proper
-        // io::Error (NotFound, PermissionDenied) rather than a libhdf5 message.
-        fs::File::create(&temp).map_err(|e| Error::io(&temp, e))?;
+        // io::Error (NotFound, PermissionDenied) rather than a libhdf5 message; then remove it so
+        // libhdf5 creates the file (H5F_ACC_EXCL) instead of truncating it: on ext4 a file
+        // truncated and rewritten is flushed when closed (`auto_da_alloc`), as costly as a sync.
+        fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&temp)
+            .map_err(|e| Error::io(&temp, e))?;
+        fs::remove_file(&temp).map_err(|e| Error::io(&temp, e))?;
         Self::open_with(path, temp, 0, false)
     }
 
-    /// Writes the existing file `path` itself, truncating it, with the HDF5 data starting at
+    /// Creates `path` (which must not exist: libhdf5 creates it exclusively), with the HDF5 data starting at
     /// `userblock` (a power of two, at least 512; libhdf5 leaves the bytes before it zero and
     /// records the offset as the superblock's base address). No temp file, no rename, no sync:
     /// [`H5Writer::finish`] only closes, and dropping it unfinished leaves the file to its owner.
@@ -152,7 +159,7 @@ impl H5Writer {
             let dcpl = no_times(*g::H5P_DATASET_CREATE)?;
             // SAFETY: NUL-terminated path, valid property lists.
             let fid =
-                unsafe { h5f::H5Fcreate(ctemp.as_ptr(), H5F_ACC_TRUNC, fcpl.id(), fapl.id()) };
+                unsafe { h5f::H5Fcreate(ctemp.as_ptr(), H5F_ACC_EXCL, fcpl.id(), fapl.id()) };
             if fid < 0 {
                 return Err(io_error(&temp, "cannot create HDF5 file"));
             }

@@ -72,7 +72,12 @@ fn member_is_the_standalone_file() {
         let names: Vec<&str> = a.members().iter().map(|m| m.name.as_str()).collect();
         assert_eq!(
             names,
-            ["metadata.json", "config.json", "model.weights.h5", "assets/a.txt"],
+            [
+                "metadata.json",
+                "config.json",
+                "model.weights.h5",
+                "assets/a.txt"
+            ],
             "central-directory order is the order added"
         );
         a.verify_all().unwrap();
@@ -121,5 +126,8 @@ fn finish_external_checks_the_superblock() {
     z.begin_external("model.weights.h5", 4096).unwrap().unwrap();
     // No HDF5 file was written at the reserved offset: refused, not patched blindly.
     assert!(z.finish_external().is_err());
-    assert!(H5Writer::create_in_place(&path, 1000).is_err(), "not a power of two");
+    assert!(
+        H5Writer::create_in_place(&path, 1000).is_err(),
+        "not a power of two"
+    );
 }

@@ -118,8 +118,8 @@ impl ArchiveWriter {
     /// `align`): open an [`crate::h5::H5Writer::create_in_place`] on [`Self::temp_path`] with
     /// userblock `U`, write it, finish it, then call [`Self::finish_external`].
     ///
-    /// libhdf5 creates the file afresh (the temp name is unlinked first), so the members written so far are kept
-    /// in memory and put back afterwards. When the padding between them and the next power of
+    /// libhdf5 creates the file afresh (the temp name is unlinked first), so the members
+    /// written so far are kept in memory and put back afterwards. When the padding between them and the next power of
     /// two would not fit the local header's extra field (a config.json of more than ~64 KiB),
     /// the new member is placed first in the file and the earlier members are written after
     /// it; the central directory keeps the order they were added in. Returns `None` (and
@@ -149,15 +149,15 @@ impl ArchiveWriter {
             header_offset = 0;
             start = placement(0)?.1;
         }
-        let mut prefix = vec![0u8; usize::try_from(self.offset).map_err(|_| {
-            Error::InvalidArgument("archive prefix beyond the address space".into())
-        })?];
+        let mut prefix = vec![
+            0u8;
+            usize::try_from(self.offset).map_err(|_| {
+                Error::InvalidArgument("archive prefix beyond the address space".into())
+            })?
+        ];
         use std::os::unix::fs::FileExt;
         let target = self.out.target().to_path_buf();
-        let file = self
-            .out
-            .flushed_file()
-            .map_err(|e| Error::io(&target, e))?;
+        let file = self.out.flushed_file().map_err(|e| Error::io(&target, e))?;
         file.read_exact_at(&mut prefix, 0)
             .map_err(|e| Error::io(&target, e))?;
         // libhdf5 creates the file afresh under the temp name (see `AtomicFile::unlink_temp`).
@@ -187,15 +187,16 @@ impl ArchiveWriter {
         })?;
         let target = self.out.target().to_path_buf();
         let io_err = |e: std::io::Error| Error::io(&target, e);
-        let bad = |what: String| {
-            Error::corrupt(format!("member {}: {what}", ext.name)).in_file(&target)
-        };
+        let bad =
+            |what: String| Error::corrupt(format!("member {}: {what}", ext.name)).in_file(&target);
         self.out.reopen_temp().map_err(io_err)?;
         let file = self.out.flushed_file().map_err(io_err)?;
         let len = file.metadata().map_err(io_err)?.len();
         let u = ext.data_offset;
         if len < u + 56 {
-            return Err(bad(format!("HDF5 file ends at {len}, before its superblock")));
+            return Err(bad(format!(
+                "HDF5 file ends at {len}, before its superblock"
+            )));
         }
         let mut sb = [0u8; 56];
         file.read_exact_at(&mut sb, u).map_err(io_err)?;

@@ -91,9 +91,10 @@ impl H5Writer {
         Self::open_with(path, temp, 0, false)
     }
 
-    /// Creates `path` (which must not exist: libhdf5 creates it exclusively), with the HDF5 data starting at
-    /// `userblock` (a power of two, at least 512; libhdf5 leaves the bytes before it zero and
-    /// records the offset as the superblock's base address). No temp file, no rename, no sync:
+    /// Creates `path` (which must not exist: libhdf5 creates it exclusively), the HDF5 data
+    /// starting at `userblock` (a power of two, at least 512; libhdf5 leaves the bytes before
+    /// it zero and records the offset as the superblock's base address). No temp file, no
+    /// rename, no sync:
     /// [`H5Writer::finish`] only closes, and dropping it unfinished leaves the file to its owner.
     /// This is how a `.keras` gets its weights member written in place inside the archive's own
     /// temp file ([`crate::archive::ArchiveWriter::begin_external`]).
@@ -158,8 +159,7 @@ impl H5Writer {
             let gcpl = no_times(*g::H5P_GROUP_CREATE)?;
             let dcpl = no_times(*g::H5P_DATASET_CREATE)?;
             // SAFETY: NUL-terminated path, valid property lists.
-            let fid =
-                unsafe { h5f::H5Fcreate(ctemp.as_ptr(), H5F_ACC_EXCL, fcpl.id(), fapl.id()) };
+            let fid = unsafe { h5f::H5Fcreate(ctemp.as_ptr(), H5F_ACC_EXCL, fcpl.id(), fapl.id()) };
             if fid < 0 {
                 return Err(io_error(&temp, "cannot create HDF5 file"));
             }

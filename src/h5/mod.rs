@@ -33,6 +33,7 @@
 //! symbol-table groups, contiguous datasets, no timestamps), into a temp file renamed on finish.
 
 mod attrs;
+pub mod fast;
 mod handle;
 mod reader;
 mod types;

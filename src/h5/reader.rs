@@ -50,6 +50,8 @@ pub struct H5File {
     group_set: HashSet<String>,
     datasets: Vec<Entry>,
     index: HashMap<String, usize>,
+    /// Walked by [`super::fast`] rather than libhdf5.
+    fast: bool,
 }
 
 impl H5File {
@@ -65,10 +67,32 @@ impl H5File {
     /// The HDF5 file that is `len` bytes at `offset` of `file` (a zip member).
     pub fn open_in(file: MappedFile, offset: u64, len: u64) -> Result<Self> {
         let path = file.path().to_path_buf();
-        Self::open_inner(file, offset, len).map_err(|e| e.in_file(&path))
+        Self::open_inner(file, offset, len, true).map_err(|e| e.in_file(&path))
     }
 
-    fn open_inner(file: MappedFile, base: u64, len: u64) -> Result<Self> {
+    /// Like [`H5File::open`] but always walks the file with libhdf5, never with the pure-Rust
+    /// fast path (for tests comparing the two).
+    #[doc(hidden)]
+    pub fn open_libhdf5_walk(path: &Path) -> Result<Self> {
+        let file = MappedFile::open(path)?;
+        let len = file.bytes().len() as u64;
+        Self::open_inner(file, 0, len, false).map_err(|e| e.in_file(path))
+    }
+
+    /// [`H5File::open_in`] always walked by libhdf5 (for tests comparing the two walks).
+    #[doc(hidden)]
+    pub fn open_in_libhdf5_walk(file: MappedFile, offset: u64, len: u64) -> Result<Self> {
+        let path = file.path().to_path_buf();
+        Self::open_inner(file, offset, len, false).map_err(|e| e.in_file(&path))
+    }
+
+    /// Whether this file was walked by the pure-Rust fast path.
+    #[doc(hidden)]
+    pub fn opened_fast(&self) -> bool {
+        self.fast
+    }
+
+    fn open_inner(file: MappedFile, base: u64, len: u64, try_fast: bool) -> Result<Self> {
         let bytes = file.range(base, len)?;
         if bytes.is_empty() {
             return Err(Error::corrupt("empty file: not an HDF5 file"));
@@ -77,18 +101,38 @@ impl H5File {
         // change when `file` moves). `fid` is closed before `file` goes on every path: an early
         // return drops locals before parameters, and H5File declares `fid` before `file`.
         let fid = unsafe { open_mapped(bytes)? };
-        let mut walker = Walker {
-            img: bytes,
-            limit: len,
-            base,
-            groups: Vec::new(),
-            datasets: Vec::new(),
-            visited: HashSet::new(),
+        // The pure-Rust walk of Keras's HDF5 subset first; anything outside it (or anything
+        // libhdf5 would refuse) is walked by libhdf5 exactly as before.
+        let fast_tree = if try_fast {
+            super::fast::parse(bytes, base)
+        } else {
+            None
         };
-        locked(|| walker.walk_root(fid.id()))?;
-        let Walker {
-            groups, datasets, ..
-        } = walker;
+        let fast = fast_tree.is_some();
+        let (groups, datasets) = match fast_tree {
+            Some(t) => (
+                t.groups,
+                t.datasets
+                    .into_iter()
+                    .map(|e| Entry {
+                        info: e.info,
+                        direct: e.direct,
+                    })
+                    .collect::<Vec<_>>(),
+            ),
+            None => {
+                let mut walker = Walker {
+                    img: bytes,
+                    limit: len,
+                    base,
+                    groups: Vec::new(),
+                    datasets: Vec::new(),
+                    visited: HashSet::new(),
+                };
+                locked(|| walker.walk_root(fid.id()))?;
+                (walker.groups, walker.datasets)
+            }
+        };
         let index = datasets
             .iter()
             .enumerate()
@@ -104,6 +148,7 @@ impl H5File {
             group_set,
             datasets,
             index,
+            fast,
         })
     }
 

@@ -131,7 +131,10 @@ fn fixtures_walk_identically() {
     eprintln!(
         "fast walk: {fast_h5}/{h5} .h5 files, {fast_keras}/{keras} .keras members; declined: {declined:#?}"
     );
-    assert!(h5 >= 40 && keras >= 20, "fixtures missing: {h5} .h5, {keras} .keras");
+    assert!(
+        h5 >= 40 && keras >= 20,
+        "fixtures missing: {h5} .h5, {keras} .keras"
+    );
     // Every Keras 3 / tf_keras fixture of the subset takes the fast path.
     for p in &declined {
         assert!(
@@ -184,8 +187,13 @@ fn writer_files_walk_identically() {
         .unwrap();
     w.write_dataset("/empty/vars/0", DType::Float32, &[0], &[])
         .unwrap();
-    w.write_dataset("/deep/a/b/c/d/kernel:0", DType::Float32, &[7, 2], &noise(56, 7))
-        .unwrap();
+    w.write_dataset(
+        "/deep/a/b/c/d/kernel:0",
+        DType::Float32,
+        &[7, 2],
+        &noise(56, 7),
+    )
+    .unwrap();
     // Enough names for a multi-level group B-tree and many SNODs.
     for i in 0..1500u64 {
         w.write_dataset(
@@ -197,12 +205,20 @@ fn writer_files_walk_identically() {
         .unwrap();
     }
     w.create_group("/layers/empty").unwrap();
-    w.set_attr("/", "keras_version", &AttrValue::String("3.15.1".into()), false)
-        .unwrap();
+    w.set_attr(
+        "/",
+        "keras_version",
+        &AttrValue::String("3.15.1".into()),
+        false,
+    )
+    .unwrap();
     w.set_attr("/bools", "n", &AttrValue::Int(vec![1, 2, 3]), false)
         .unwrap();
     w.finish().unwrap();
-    assert!(compare(&p, None), "the writer's file must take the fast path");
+    assert!(
+        compare(&p, None),
+        "the writer's file must take the fast path"
+    );
     let f = H5File::open(&p).unwrap();
     assert!(f.opened_fast());
     assert_eq!(f.datasets().unwrap().len(), dtypes.len() * 2 + 3 + 1500);
@@ -219,11 +235,18 @@ fn truncations_and_bit_flips_never_disagree() {
         w.write_dataset(&format!("/l/v/{i}"), DType::Float32, &[2, 2], &noise(16, i))
             .unwrap();
     }
-    w.write_dataset("/l/b", DType::Bool, &[3], &[1, 0, 1]).unwrap();
-    w.write_dataset("/l/h", DType::Float16, &[], &[0, 0x3c]).unwrap();
-    w.write_dataset("/l/i", DType::Int64, &[0], &[]).unwrap();
-    w.set_attr("/l", "names", &AttrValue::Strings(vec!["a".into(), "b".into()]), false)
+    w.write_dataset("/l/b", DType::Bool, &[3], &[1, 0, 1])
         .unwrap();
+    w.write_dataset("/l/h", DType::Float16, &[], &[0, 0x3c])
+        .unwrap();
+    w.write_dataset("/l/i", DType::Int64, &[0], &[]).unwrap();
+    w.set_attr(
+        "/l",
+        "names",
+        &AttrValue::Strings(vec!["a".into(), "b".into()]),
+        false,
+    )
+    .unwrap();
     w.finish().unwrap();
     let good = std::fs::read(&p).unwrap();
     let meta_end = good.len().min(4096);

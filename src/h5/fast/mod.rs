@@ -219,12 +219,11 @@ impl<'a> Header<'a> {
         }
         let mut h = Header::default();
         let mut chunks: Vec<(u64, u64)> = vec![(addr.checked_add(16)?, u64::from(size))];
-        let mut seen_chunks: HashSet<u64> = HashSet::new();
         let mut count: u32 = 0;
         let mut i = 0;
         while let Some(&(start, len)) = chunks.get(i) {
             i += 1;
-            if chunks.len() > MAX_CHUNKS || !seen_chunks.insert(start) {
+            if chunks.len() > MAX_CHUNKS {
                 return None;
             }
             let chunk = slice(img, start, len)?;
@@ -242,14 +241,14 @@ impl<'a> Header<'a> {
                     return None;
                 }
                 match ty {
-                    0x0000 => {}                                // NIL
+                    0x0000 => {}                                 // NIL
                     0x0001 => set_once(&mut h.dataspace, data)?, // dataspace
-                    0x0003 => set_once(&mut h.datatype, data)?, // datatype
-                    0x0004 => set_once(&mut h.fill_old, data)?, // fill value (old)
-                    0x0005 => set_once(&mut h.fill, data)?,     // fill value
-                    0x0008 => set_once(&mut h.layout, data)?,   // data layout
-                    0x000C => {}                                // attribute (read via libhdf5)
-                    0x000D | 0x000E | 0x0012 => {}              // comment, modification times
+                    0x0003 => set_once(&mut h.datatype, data)?,  // datatype
+                    0x0004 => set_once(&mut h.fill_old, data)?,  // fill value (old)
+                    0x0005 => set_once(&mut h.fill, data)?,      // fill value
+                    0x0008 => set_once(&mut h.layout, data)?,    // data layout
+                    0x000C => {}                                 // attribute (read via libhdf5)
+                    0x000D | 0x000E | 0x0012 => {}               // comment, modification times
                     0x0010 => {
                         // Continuation: offset, length.
                         let mut d = Cur::new(data);
@@ -259,6 +258,11 @@ impl<'a> Header<'a> {
                             return None;
                         }
                         slice(img, off, clen)?;
+                        // A block visited twice is a loop (at most MAX_CHUNKS, so this scan is
+                        // bounded and cheaper than a set for the usual one or two blocks).
+                        if chunks.iter().any(|&(s, _)| s == off) {
+                            return None;
+                        }
                         chunks.push((off, clen));
                     }
                     0x0011 => set_once(&mut h.stab, data)?, // symbol table
@@ -404,8 +408,7 @@ fn datatype(d: &[u8]) -> Option<(DType, usize)> {
             let le = b1 & 0x41 == 0;
             let pads_zero = b1 & 0x06 == 0;
             let implied = (b1 >> 4) & 0x03 == 2;
-            if !le || !pads_zero || !implied || offset != 0 || usize::from(precision) != size * 8
-            {
+            if !le || !pads_zero || !implied || offset != 0 || usize::from(precision) != size * 8 {
                 return None;
             }
             let dtype = match (size, b2, epos, esize, mpos, msize, ebias) {
@@ -544,7 +547,10 @@ impl<'a> Walk<'a> {
         self.btree(btree, None, heap_data, &mut named)?;
         // The B-tree holds names in strictly increasing (strcmp) order; libhdf5 lists them in
         // that order. Anything else is not an honest file: let libhdf5 decide.
-        if named.windows(2).any(|w| w[0].0.as_bytes() >= w[1].0.as_bytes()) {
+        if named
+            .windows(2)
+            .any(|w| w[0].0.as_bytes() >= w[1].0.as_bytes())
+        {
             return None;
         }
         for (name, addr) in named {

@@ -1,5 +1,5 @@
 //! The pure-Rust fast walk of Keras's HDF5 subset (`h5::fast::parse`) on arbitrary bytes, parse
-//! only (no libhdf5, no files). The first byte picks a `base` (the image's offset in a larger
+//! only (no libhdf5, no files). The input's length picks a `base` (the image's offset in a larger
 //! mapped file) so offset arithmetic near the top of u64 is exercised too.
 //!
 //! Checks: `/` is the first group, every path is absolute and unique, shapes stay within 2^40
@@ -13,10 +13,14 @@ use kerasave::h5::{fast, Layout};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|input: &[u8]| {
-    let (base, data) = match input.split_first() {
-        Some((&b, rest)) if b & 1 == 1 => (u64::MAX - u64::from(b), rest),
-        Some((&b, rest)) => (u64::from(b) * 4099, rest),
-        None => (0, input),
+    // The base comes from the length, so the input is the image itself (seeds start with the
+    // HDF5 signature): odd lengths put the image just below u64::MAX.
+    let data = input;
+    let base = match data.len() % 4 {
+        1 => u64::MAX - data.len() as u64 / 2,
+        2 => 3119,
+        3 => 1 << 40,
+        _ => 0,
     };
     let Some(tree) = fast::parse(data, base) else {
         return;

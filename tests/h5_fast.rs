@@ -40,7 +40,7 @@ struct View {
     attrs: Vec<Result<Vec<(String, AttrValue)>, String>>,
 }
 
-fn view(f: &H5File) -> View {
+fn view(f: &H5File, with_attrs: bool) -> View {
     let groups = f.groups().unwrap();
     let ds = f.datasets().unwrap();
     let mut zero_copy = Vec::new();
@@ -53,9 +53,11 @@ fn view(f: &H5File) -> View {
                 .map(|t| t.bytes().map(<[u8]>::to_vec))
                 .map_err(|e| e.to_string()),
         );
-        attrs.push(f.attrs(&d.path).map_err(|e| e.to_string()));
+        if with_attrs {
+            attrs.push(f.attrs(&d.path).map_err(|e| e.to_string()));
+        }
     }
-    for g in &groups {
+    for g in groups.iter().filter(|_| with_attrs) {
         attrs.push(f.attrs(g).map_err(|e| e.to_string()));
     }
     View {
@@ -69,6 +71,13 @@ fn view(f: &H5File) -> View {
 
 /// Opens `len` bytes at `off` of `path` both ways and compares; returns whether fast was taken.
 fn compare(path: &Path, member: Option<(u64, u64)>) -> bool {
+    compare_with(path, member, true)
+}
+
+/// [`compare`]; `with_attrs` false skips attribute reads (both walks leave attributes to
+/// libhdf5, and on damaged files a debug build of libhdf5 can abort on an assertion in its
+/// global heap code, `H5HG__cache_heap_get_final_load_size`, before returning an error).
+fn compare_with(path: &Path, member: Option<(u64, u64)>, with_attrs: bool) -> bool {
     let open = |fastpath: bool| {
         let file = MappedFile::open(path).unwrap();
         let (off, len) = member.unwrap_or((0, file.bytes().len() as u64));
@@ -82,7 +91,12 @@ fn compare(path: &Path, member: Option<(u64, u64)>) -> bool {
     match (a, b) {
         (Ok(a), Ok(b)) => {
             assert!(!b.opened_fast());
-            assert_eq!(view(&a), view(&b), "{}", path.display());
+            assert_eq!(
+                view(&a, with_attrs),
+                view(&b, with_attrs),
+                "{}",
+                path.display()
+            );
             a.opened_fast()
         }
         (Err(a), Err(b)) => {
@@ -260,12 +274,12 @@ fn truncations_and_bit_flips_never_disagree() {
             if fast::parse(&bad, 0).is_some() {
                 parsed += 1;
             }
-            compare(&q, None);
+            compare_with(&q, None, false);
         }
     }
     for cut in (0..good.len()).step_by(97) {
         std::fs::write(&q, &good[..cut]).unwrap();
-        compare(&q, None);
+        compare_with(&q, None, false);
     }
     eprintln!("bit flips the fast walk still parsed: {parsed}");
 }

@@ -208,3 +208,49 @@ def test_text_vectorization_assets_round_trip(tmp_path: Path) -> None:
         assert "layers/text_vectorization/vocabulary.txt" in store.assets
     again = keras.saving.load_model(tmp_path / "tv.keras")
     np.testing.assert_array_equal(again.predict(x), model.predict(x))
+
+
+def _deep_list(depth: int) -> list:
+    return json.loads("[" * depth + "]" * depth)
+
+
+def _deep_dict(depth: int) -> dict:
+    out: dict = {}
+    for _ in range(depth):
+        out = {"a": out}
+    return out
+
+
+@pytest.mark.parametrize("depth", [700, 900])
+def test_config_nested_too_deeply_is_corrupt_not_recursion(tmp_path, depth):
+    """JSON that parses can nest deeper than rebuilding the model can recurse: a typed error
+    naming the file (.keras config.json and a SavedModel's keras_metadata.pb)."""
+    import shutil
+    import zipfile
+
+    from kerasave import _core
+
+    src = DATA / "k3_seq" / "k3_seq.keras"
+    deep = tmp_path / "deep.keras"
+    with zipfile.ZipFile(src) as zin, zipfile.ZipFile(deep, "w") as zout:
+        for name in zin.namelist():
+            data = zin.read(name)
+            if name == "config.json":
+                config = json.loads(data)
+                config.setdefault("compile_config", {})["loss"] = _deep_dict(depth)
+                data = json.dumps(config).encode()
+            zout.writestr(name, data)
+    with pytest.raises(keras.CorruptFileError, match="deep.keras: the model config is nested"):
+        keras.models.load_model(deep)
+
+    sm = tmp_path / "sm"
+    shutil.copytree(Path(__file__).parent / "data" / "saved_model" / "tfk_seq" / "model", sm)
+    nodes = []
+    for node in _core.read_saved_model(str(sm))["keras_metadata"]:
+        meta = json.loads(node["metadata"])
+        if node["node_path"] == "root":
+            meta["config"]["layers"][-1]["config"]["units"] = _deep_list(depth)
+        nodes.append((node["node_id"], node["node_path"], node["identifier"], json.dumps(meta)))
+    (sm / "keras_metadata.pb").write_bytes(_core.encode_keras_metadata(nodes))
+    with pytest.raises(keras.CorruptFileError, match="sm: the model config is nested"):
+        keras.models.load_model(sm)

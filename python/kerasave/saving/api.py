@@ -46,10 +46,25 @@ def load_model(filepath: Any, custom_objects: Optional[Mapping[str, Any]] = None
         FileNotFoundError: No such file.
         UnsupportedFormatError: The file holds no model config.
         UnknownObjectError: A class or function is not registered.
+        CorruptFileError: The config is damaged (for example nested too deeply to rebuild).
     """
+    store = _open(filepath)
+    try:
+        return _load_model(store, filepath, custom_objects, compile, safe_mode)
+    except RecursionError:
+        # JSON that parses can still nest deeper than the rebuild's recursion (a config walk
+        # spends several frames per JSON level): a damaged or hostile file, not a crash.
+        from kerasave.errors import CorruptFileError
+
+        raise CorruptFileError(f"{os.fspath(filepath)}: the model config is nested too deeply "
+                               f"to rebuild") from None
+
+
+def _load_model(store: Any, filepath: Any, custom_objects: Optional[Mapping[str, Any]],
+                compile: bool, safe_mode: bool) -> Any:
+    """:func:`load_model` on an open store."""
     from kerasave.errors import UnsupportedFormatError
 
-    store = _open(filepath)
     if store.format == "saved_model":
         from kerasave.activations import keras_version_scope
         from kerasave.saving.saved_model import load_saved_model

@@ -214,6 +214,22 @@ def _deep_list(depth: int) -> list:
     return json.loads("[" * depth + "]" * depth)
 
 
+def test_json_depth_limit_admits_real_nesting(tmp_path):
+    """The limit is far above what real configs use: 40 nested Sequentials (124 levels) save,
+    load and stay under it."""
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(2)], name="s0")
+    for i in range(1, 40):
+        model = keras.Sequential([keras.Input((2,)), model], name=f"s{i}")
+    from kerasave import _h5layout
+
+    config = json.loads(model.to_json())
+    assert not _h5layout.json_depth_exceeds(config, limit=124)
+    assert _h5layout.json_depth_exceeds(config, limit=123)
+    path = tmp_path / "nested.keras"
+    model.save(path)
+    assert keras.models.load_model(path).name == "s39"
+
+
 def _deep_dict(depth: int) -> dict:
     out: dict = {}
     for _ in range(depth):
@@ -221,10 +237,11 @@ def _deep_dict(depth: int) -> dict:
     return out
 
 
-@pytest.mark.parametrize("depth", [700, 900])
+@pytest.mark.parametrize("depth", [250, 700, 900])
 def test_config_nested_too_deeply_is_corrupt_not_recursion(tmp_path, depth):
-    """JSON that parses can nest deeper than rebuilding the model can recurse: a typed error
-    naming the file (.keras config.json and a SavedModel's keras_metadata.pb)."""
+    """JSON that Python parses can nest deeper than rebuilding the model can recurse: configs
+    from files are refused past MAX_JSON_DEPTH levels with a typed error naming the file
+    (.keras config.json and a SavedModel's keras_metadata.pb), never a RecursionError."""
     import shutil
     import zipfile
 
@@ -240,7 +257,9 @@ def test_config_nested_too_deeply_is_corrupt_not_recursion(tmp_path, depth):
                 config.setdefault("compile_config", {})["loss"] = _deep_dict(depth)
                 data = json.dumps(config).encode()
             zout.writestr(name, data)
-    with pytest.raises(keras.CorruptFileError, match="deep.keras: the model config is nested"):
+    with pytest.raises(keras.CorruptFileError,
+                       match=r"deep.keras: member 'config.json' is JSON nested too deeply \(more "
+                             r"than 200 levels\)"):
         keras.models.load_model(deep)
 
     sm = tmp_path / "sm"
@@ -252,5 +271,7 @@ def test_config_nested_too_deeply_is_corrupt_not_recursion(tmp_path, depth):
             meta["config"]["layers"][-1]["config"]["units"] = _deep_list(depth)
         nodes.append((node["node_id"], node["node_path"], node["identifier"], json.dumps(meta)))
     (sm / "keras_metadata.pb").write_bytes(_core.encode_keras_metadata(nodes))
-    with pytest.raises(keras.CorruptFileError, match="sm: the model config is nested"):
+    with pytest.raises(keras.CorruptFileError,
+                       match=r"keras_metadata.pb: node 'root' \(id 0\): metadata is JSON nested "
+                             r"too deeply \(more than 200 levels\)"):
         keras.models.load_model(sm)

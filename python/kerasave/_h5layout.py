@@ -25,6 +25,7 @@ import numpy as np
 from kerasave.errors import CorruptFileError
 
 __all__ = [
+    "MAX_JSON_DEPTH",
     "STRING_LIST_ATTRS",
     "TOP_LEVEL_GROUP",
     "decode_attrs",
@@ -32,6 +33,7 @@ __all__ = [
     "legacy_key_order",
     "legacy_names_from_keys",
     "natural_key",
+    "json_depth_exceeds",
     "parse_json",
     "parse_json_attr",
     "sort_keys",
@@ -133,6 +135,29 @@ def parse_json_attr(h5: Any, object_path: str, name: str, file: str) -> Any:
     return parse_json(value, file, f"attribute {name!r} of {object_path}")
 
 
+#: Deepest JSON nesting accepted from a file. Real Keras configs stay under ~40 levels (each
+#: nested model adds 4); rebuilding a model recurses a few frames per level, so a deeper
+#: document that Python's parser still accepts (~1000 levels) would end in RecursionError.
+MAX_JSON_DEPTH = 200
+
+
+def json_depth_exceeds(value: Any, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether parsed JSON nests lists/objects more than ``limit`` levels (iterative walk)."""
+    stack = [(value, 1)]
+    while stack:
+        item, depth = stack.pop()
+        if isinstance(item, dict):
+            children: Iterable[Any] = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        stack.extend((child, depth + 1) for child in children)
+    return False
+
+
 def parse_json(value: Any, file: str, what: str) -> Any:
     """Parses JSON text (``str`` or UTF-8 ``bytes``) from a file, with typed errors.
 
@@ -156,11 +181,15 @@ def parse_json(value: Any, file: str, what: str) -> Any:
             f"{file}: {what} should be JSON text, found {type(value).__name__}"
         )
     try:
-        return json.loads(value)
+        parsed = json.loads(value)
     except RecursionError:
         raise CorruptFileError(f"{file}: {what} is JSON nested too deeply") from None
     except ValueError as e:
         raise CorruptFileError(f"{file}: {what} is not valid JSON: {e}") from None
+    if json_depth_exceeds(parsed):
+        raise CorruptFileError(
+            f"{file}: {what} is JSON nested too deeply (more than {MAX_JSON_DEPTH} levels)")
+    return parsed
 
 
 def _join(*parts: str) -> str:

@@ -23,6 +23,7 @@ from typing import Any, Optional
 
 import numpy as np
 
+from kerasave import _h5layout
 from kerasave.errors import CorruptFileError
 from kerasave.storage import CheckpointStore, Key, PathLike, Store
 
@@ -142,6 +143,10 @@ class SavedModelStore(CheckpointStore):
                 raise CorruptFileError(
                     f"{where}: node {node['node_path']!r} (id {node['node_id']}): metadata is "
                     f"not valid JSON: {e}") from None
+            if _h5layout.json_depth_exceeds(meta):
+                raise CorruptFileError(
+                    f"{where}: node {node['node_path']!r} (id {node['node_id']}): metadata is "
+                    f"JSON nested too deeply (more than {_h5layout.MAX_JSON_DEPTH} levels)")
             if not isinstance(meta, dict):
                 raise CorruptFileError(
                     f"{where}: node {node['node_path']!r} (id {node['node_id']}): metadata is a "

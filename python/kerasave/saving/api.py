@@ -52,8 +52,8 @@ def load_model(filepath: Any, custom_objects: Optional[Mapping[str, Any]] = None
     try:
         return _load_model(store, filepath, custom_objects, compile, safe_mode)
     except RecursionError:
-        # JSON that parses can still nest deeper than the rebuild's recursion (a config walk
-        # spends several frames per JSON level): a damaged or hostile file, not a crash.
+        # Configs from files are capped at _h5layout.MAX_JSON_DEPTH levels when parsed; this
+        # is the backstop should some rebuild path still recurse too deep on one.
         from kerasave.errors import CorruptFileError
 
         raise CorruptFileError(f"{os.fspath(filepath)}: the model config is nested too deeply "
